@@ -1,0 +1,23 @@
+"""The desktop simulator board: simulated pilot, contactor, meter and RFID reader (hal.sim)."""
+
+VENDOR = "OCPP2Lite"
+MODEL = "LiteSim"
+SERIAL = "SIM-0001"
+FIRMWARE_VERSION = "0.1.0"
+EVSES = 1
+CONNECTOR_TYPE = "cType2"  # fixed cable with a Type 2 connector (Part 2 ConnectorEnumType)
+FIXED_CABLE = True
+PHASES = 1
+MAX_CURRENT_A = 32
+VOLTAGE_V = 230
+MAX_POWER_W = 7400
+
+# Memory bounds (bytes / entries); visible in the device model as limits.
+MAX_FRAME = 8192     # largest OCPP-J frame received or sent
+SEND_QUEUE = 8       # queued non-transaction CALLs; the oldest droppable one goes when full
+TX_QUEUE = 64        # persisted TransactionEvents awaiting confirmation
+
+
+def make_hal(clock, evses):
+    from hal.sim import make_sim_evse, SimRfid
+    return [make_sim_evse(clock, FIXED_CABLE, MAX_POWER_W) for _ in range(evses)], SimRfid()

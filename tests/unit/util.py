@@ -1,0 +1,45 @@
+"""Helpers for tests that run unchanged on CPython (pytest) and on the MicroPython unix port
+(tests/mprun.py). No pytest imports here or in tests/unit/*."""
+import asyncio
+import os
+
+_n = [0]
+
+
+def run(coro):
+    """Run a coroutine to completion on either interpreter."""
+    return asyncio.run(coro)
+
+
+def raises(exc, fn, *args, **kw):
+    """Assert that fn(*args, **kw) raises exc; return the exception."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        return e
+    raise AssertionError("did not raise %s" % exc)
+
+
+def rmtree(path):
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for n in names:
+        p = path + "/" + n
+        try:
+            os.listdir(p)
+            rmtree(p)
+        except OSError:
+            os.remove(p)
+    os.rmdir(path)
+
+
+def tmpdir(tag="t"):
+    """A fresh empty directory under /tmp, unique per process and call."""
+    _n[0] += 1
+    pid = os.getpid() if hasattr(os, "getpid") else int.from_bytes(os.urandom(3), "big")
+    path = "/tmp/ocpp2lite-%s-%d-%d" % (tag, pid, _n[0])
+    rmtree(path)
+    os.mkdir(path)
+    return path
