@@ -43,3 +43,42 @@ def tmpdir(tag="t"):
     rmtree(path)
     os.mkdir(path)
     return path
+
+
+class MemStore:
+    """In-memory stand-in for device_model.store.Store (same interface), for unit tests."""
+
+    def __init__(self):
+        self.d = {}
+        self.corrupt = []
+        self.writes = 0
+
+    def load(self, name, default=None):
+        return self.d.get(name, default)
+
+    def save(self, name, obj):
+        if self.d.get(name) != obj:
+            self.writes += 1
+            self.d[name] = obj
+
+    def remove(self, name):
+        self.d.pop(name, None)
+
+    def names(self, prefix=""):
+        return sorted(n for n in self.d if n.startswith(prefix))
+
+
+class FakeConn:
+    """A connection stand-in: records sent frames; recv() returns queued frames."""
+
+    def __init__(self):
+        self.sent = []
+        self.closed = False
+
+    async def send(self, text):
+        if self.closed:
+            raise OSError("closed")
+        self.sent.append(text)
+
+    async def close(self):
+        self.closed = True

@@ -1,0 +1,254 @@
+"""OCPP-J RPC framework (OCPP 2.0.1 Part 4 §4): CALL / CALLRESULT / CALLERROR over one connection.
+
+Frames (Part 4 §4.2): ``[2, messageId, action, payload]``, ``[3, messageId, payload]``,
+``[4, messageId, errorCode, errorDescription, errorDetails]``; messageId a string of at most 36
+characters, unique per sender.
+
+Rules kept here:
+- At most one outstanding CALL per direction (Part 4 §4.1.1): ``call`` serialises the station's CALLs
+  through a lock; at most ``max_queue`` callers may wait behind it (bounded send queue), one more
+  raises ``QueueFull`` (the caller decides: drop a Heartbeat, retry a TransactionEvent later).
+- A CALL that gets no answer within ``timeout`` seconds (OCPPCommCtrlr.MessageTimeout) raises
+  ``RpcTimeout``; a CALLERROR answer raises ``CallError``.
+- Every inbound CALL is answered exactly once: by the handler's payload, or by a CALLERROR —
+  NotImplemented (unknown action), FormatViolation / TypeConstraintViolation /
+  OccurrenceConstraintViolation / PropertyConstraintViolation (schema, lite_stack.validate),
+  InternalError (handler failure). Unparseable frames get ``[4,"-1","RpcFrameworkError",...]``
+  (Part 4 §4.2.3: "-1" when the messageId cannot be read); an unknown MessageTypeId gets
+  MessageTypeNotSupported. Nothing here ever raises out of ``on_frame``.
+"""
+import asyncio
+import json
+
+from lite_stack import validate
+
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
+
+
+class CallError(Exception):
+    """A CALLERROR: ``code`` (Part 4 §4.3 error code string), ``description``, ``details`` dict."""
+
+    def __init__(self, code, description="", details=None):
+        super().__init__(code)
+        self.code = code
+        self.description = description
+        self.details = details
+
+
+class RpcTimeout(Exception):
+    """No CALLRESULT/CALLERROR within the message timeout."""
+
+
+class QueueFull(Exception):
+    """More than ``max_queue`` CALLs waiting to be sent."""
+
+
+class NotConnected(Exception):
+    """No connection to the CSMS (or it dropped while the CALL was outstanding)."""
+
+
+def dumps(obj):
+    try:
+        return json.dumps(obj, separators=(",", ":"))
+    except TypeError:  # MicroPython: already compact, no separators argument
+        return json.dumps(obj)
+
+
+class Rpc:
+    """The message layer of one station.
+
+    handlers: dict action -> callable(payload) returning the response payload dict, or a
+    ``CallError`` instance to answer with, or raising ``CallError``. A handler may append
+    zero-argument coroutine functions to ``rpc.after`` (at most ``MAX_AFTER``); they start as tasks
+    once the response has been sent (e.g. the triggered message of F06, the Reset of B11/B12).
+    log: callable(direction, text) or None, direction "<" received, ">" sent.
+    """
+
+    MAX_AFTER = 4
+
+    def __init__(self, clock, handlers, max_queue=8, log=None, boot_id=None):
+        self.clock = clock
+        self.handlers = handlers
+        self.max_queue = max_queue
+        self.log = log
+        self.conn = None
+        self.after = []
+        self.gate = None  # callable(action) -> CallError or None: refuse inbound CALLs (e.g. boot Rejected)
+        self._lock = asyncio.Lock()
+        self._ev = asyncio.Event()
+        self._waiting = 0
+        self._pending = None  # (messageId, action) of the outstanding CALL
+        self._result = None
+        self._error = None
+        self._n = 0
+        if boot_id is None:
+            import os
+            boot_id = "%08x" % int.from_bytes(os.urandom(4), "big")
+        self._prefix = boot_id
+
+    # ---- outbound -------------------------------------------------------------------------------
+    def new_id(self):
+        """A messageId unique across reboots: 8 hex digits random per boot + a counter (<= 36 chars)."""
+        self._n += 1
+        return "%s-%d" % (self._prefix, self._n)
+
+    def busy(self):
+        """Number of CALLs waiting or outstanding."""
+        return self._waiting
+
+    async def call(self, action, payload, timeout):
+        """Send a CALL and return the CALLRESULT payload. Raises QueueFull, NotConnected, RpcTimeout,
+        CallError (CALLERROR received, or an invalid CALLRESULT: its code is the violation)."""
+        if self._waiting >= self.max_queue:
+            raise QueueFull(action)
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+            try:
+                return await self._call(action, payload, timeout)
+            finally:
+                self._lock.release()
+        finally:
+            self._waiting -= 1
+
+    async def _call(self, action, payload, timeout):
+        conn = self.conn
+        if conn is None:
+            raise NotConnected(action)
+        mid = self.new_id()
+        self._pending = (mid, action)
+        self._result = self._error = None
+        self._ev.clear()
+        text = dumps([CALL, mid, action, payload])
+        try:
+            await self._send(text)
+            if not await self.clock.wait(self._ev, timeout):
+                raise RpcTimeout(action)
+        finally:
+            self._pending = None
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    async def _send(self, text):
+        conn = self.conn
+        if conn is None:
+            raise NotConnected()
+        if self.log:
+            self.log(">", text)
+        try:
+            await conn.send(text)
+        except OSError:
+            raise NotConnected()
+
+    def disconnected(self):
+        """The connection is gone: fail the outstanding CALL with NotConnected."""
+        self.conn = None
+        if self._pending is not None:
+            self._error = NotConnected(self._pending[1])
+            self._ev.set()
+
+    # ---- inbound --------------------------------------------------------------------------------
+    async def on_frame(self, text):
+        """Handle one received text frame. Never raises."""
+        try:
+            await self._on_frame(text)
+        except Exception as e:  # last line of defence: log, keep the connection
+            self._report(e)
+
+    async def _on_frame(self, text):
+        if self.log:
+            self.log("<", text)
+        try:
+            msg = json.loads(text)
+        except Exception:  # ValueError on CPython, ValueError/other on MicroPython
+            await self._reply_error("-1", "RpcFrameworkError", "Frame is not valid JSON")
+            return
+        if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str) \
+                or len(msg[1]) > 36:
+            mid = msg[1] if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str) \
+                and len(msg[1]) <= 36 else "-1"
+            await self._reply_error(mid, "RpcFrameworkError", "Not an OCPP-J RPC frame")
+            return
+        kind, mid = msg[0], msg[1]
+        if kind == CALL:
+            if len(msg) != 4 or not isinstance(msg[2], str):
+                await self._reply_error(mid, "RpcFrameworkError", "CALL must be [2,id,action,payload]")
+                return
+            await self._on_call(mid, msg[2], msg[3])
+        elif kind == CALLRESULT or kind == CALLERROR:
+            self._on_answer(kind, mid, msg)
+        else:
+            await self._reply_error(mid, "MessageTypeNotSupported", "Unknown MessageTypeId")
+
+    def _on_answer(self, kind, mid, msg):
+        p = self._pending
+        if p is None or p[0] != mid:
+            return  # late or unknown answer: ignored (Part 4 §4.1.1)
+        if kind == CALLRESULT:
+            if len(msg) != 3:
+                self._error = CallError("RpcFrameworkError", "bad CALLRESULT")
+            else:
+                bad = validate.check(p[1], msg[2], True)
+                if bad:
+                    self._error = CallError(bad[0], bad[1])
+                else:
+                    self._result = msg[2]
+        else:
+            code = msg[2]
+            desc = msg[3] if len(msg) > 3 else ""
+            self._error = CallError(code if isinstance(code, str) else "GenericError", desc,
+                                    msg[4] if len(msg) > 4 else None)
+        self._ev.set()
+
+    async def _on_call(self, mid, action, payload):
+        handler = self.handlers.get(action)
+        if handler is None:
+            await self._reply_error(mid, "NotImplemented", "Unknown action " + action[:64])
+            return
+        bad = validate.check(action, payload)
+        if bad:
+            await self._reply_error(mid, bad[0], bad[1])
+            return
+        if self.gate:
+            err = self.gate(action)
+            if err is not None:
+                await self._reply_error(mid, err.code, err.description)
+                return
+        self.after = []
+        try:
+            res = handler(payload)
+            if isinstance(res, CallError):
+                raise res
+        except CallError as e:
+            await self._reply_error(mid, e.code, e.description)
+            return
+        except Exception as e:  # a handler bug must never take the station down
+            self._report(e)
+            await self._reply_error(mid, "InternalError", "Handler failed")
+            return
+        try:
+            await self._send(dumps([CALLRESULT, mid, res]))
+        except NotConnected:
+            pass
+        after, self.after = self.after, []
+        for fn in after:  # as tasks: they may send CALLs, which need this receive loop running
+            asyncio.create_task(self._run_after(fn))
+
+    async def _run_after(self, fn):
+        try:
+            await fn()
+        except Exception as e:
+            self._report(e)
+
+    async def _reply_error(self, mid, code, desc):
+        try:
+            await self._send(dumps([CALLERROR, mid, code, desc[:255], {}]))
+        except NotConnected:
+            pass
+
+    def _report(self, e):
+        if self.log:
+            self.log("!", "%s: %s" % (type(e).__name__, e))

@@ -1,0 +1,5 @@
+import sys
+
+from ocpp2lite.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""``ocpp2lite`` command line (desktop only; never imported by the stack).
+
+  ocpp2lite sim      the simulated Charging Station (settings from OCPP_* environment variables)
+  ocpp2lite csms     the embedded OCPP 2.0.1 CSMS on loopback (built on the `ocpp` library)
+  ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
+  ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
+  ocpp2lite bench    footprint and data-usage measurements
+"""
+import sys
+
+USAGE = __doc__
+
+
+def _sim(argv):
+    import argparse
+    import os
+    ap = argparse.ArgumentParser(
+        prog="ocpp2lite sim",
+        description="Run the simulated OCPP 2.0.1 Charging Station. Hardware events are JSON lines on "
+                    "stdin, e.g. {\"cmd\":\"plug_in\",\"evse\":1,\"connector\":1}, "
+                    "{\"cmd\":\"token\",\"id\":\"AB12CD34\",\"type\":\"ISO14443\"}, "
+                    "{\"cmd\":\"plug_out\",\"evse\":1,\"connector\":1}, "
+                    "{\"cmd\":\"fault\",\"evse\":1,\"connector\":1,\"on\":true}, "
+                    "{\"cmd\":\"ev\",\"evse\":1,\"state\":\"B\"}, {\"cmd\":\"meter\",\"evse\":1,\"power_w\":7400}. "
+                    "Every flag mirrors an environment variable, which it overrides.")
+    ap.add_argument("--csms-url", help="OCPP_CSMS_URL: CSMS URL, the station appends /<id> "
+                                       "(default ws://127.0.0.1:9000)")
+    ap.add_argument("--station-id", help="OCPP_STATION_ID (default LITE-SIM-1)")
+    ap.add_argument("--password", help="OCPP_BASIC_AUTH_PASSWORD: HTTP Basic auth, security profile 1")
+    ap.add_argument("--state-dir", help="OCPP_STATE_DIR: persisted state (default ./ocpp_state)")
+    ap.add_argument("--evses", type=int, help="OCPP_EVSES: EVSEs, one connector each (default 1)")
+    ap.add_argument("--exit-on-reset", action="store_true",
+                    help="OCPP_EXIT_ON_RESET=1: exit with code 0 after executing a Reset")
+    ap.add_argument("--board", help="OCPP_BOARD: board definition (default desktop)")
+    a = ap.parse_args(argv)
+    env = {"OCPP_CSMS_URL": a.csms_url, "OCPP_STATION_ID": a.station_id,
+           "OCPP_BASIC_AUTH_PASSWORD": a.password, "OCPP_STATE_DIR": a.state_dir,
+           "OCPP_EVSES": None if a.evses is None else str(a.evses),
+           "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board}
+    for k, v in env.items():
+        if v is not None:
+            os.environ[k] = v
+    from lite_stack import sim
+    return sim.main()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "sim":
+        return _sim(rest)
+    if cmd == "csms":
+        from ocpp2lite import csms
+        return csms.main(rest)
+    if cmd == "demo":
+        from ocpp2lite import demo
+        return demo.main(rest)
+    if cmd == "deploy":
+        from ocpp2lite import deploy
+        return deploy.main(rest)
+    if cmd == "bench":
+        from bench import cli as bench_cli
+        return bench_cli.main(rest)
+    print("unknown command %r\n%s" % (cmd, USAGE), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""lite_stack.rpc: OCPP-J framing and CALLERROR codes (Part 4 §4), on both interpreters."""
+import asyncio
+import json
+
+from lite_stack.clock import VirtualClock
+from lite_stack import rpc as R
+from tests.unit.util import run, FakeConn
+
+
+def _rpc(handlers=None, max_queue=8):
+    clock = VirtualClock()
+    r = R.Rpc(clock, handlers or {}, max_queue=max_queue, boot_id="0badf00d")
+    r.conn = FakeConn()
+    return clock, r
+
+
+def _last(r):
+    return json.loads(r.conn.sent[-1])
+
+
+def test_part4_unparseable_frame_gets_callerror_minus_one():
+    clock, r = _rpc()
+    run(r.on_frame("{not json"))
+    assert _last(r)[:3] == [4, "-1", "RpcFrameworkError"]
+    run(r.on_frame('"just a string"'))
+    assert _last(r)[:3] == [4, "-1", "RpcFrameworkError"]
+    run(r.on_frame("[2]"))
+    assert _last(r)[:3] == [4, "-1", "RpcFrameworkError"]
+
+
+def test_part4_unknown_message_type_and_bad_call_shape():
+    clock, r = _rpc()
+    run(r.on_frame('[7,"abc",{}]'))
+    assert _last(r)[:3] == [4, "abc", "MessageTypeNotSupported"]
+    run(r.on_frame('[2,"abd","Reset"]'))
+    assert _last(r)[:3] == [4, "abd", "RpcFrameworkError"]
+    run(r.on_frame('[2,"abe",5,{}]'))
+    assert _last(r)[:3] == [4, "abe", "RpcFrameworkError"]
+
+
+def test_part4_unknown_action_is_not_implemented_TC_F_27_style():
+    clock, r = _rpc()
+    run(r.on_frame('[2,"x1","GetReport",{"requestId":1}]'))
+    f = _last(r)
+    assert f[0] == 4 and f[1] == "x1" and f[2] == "NotImplemented" and f[4] == {}
+
+
+def test_part4_schema_violation_codes_reach_the_wire():
+    calls = []
+    clock, r = _rpc({"Reset": lambda p: calls.append(p) or {"status": "Accepted"}})
+    run(r.on_frame('[2,"a","Reset",{}]'))
+    assert _last(r)[2] == "OccurrenceConstraintViolation"
+    run(r.on_frame('[2,"b","Reset",{"type":5}]'))
+    assert _last(r)[2] == "TypeConstraintViolation"
+    run(r.on_frame('[2,"c","Reset",[]]'))
+    assert _last(r)[2] in ("FormatViolation", "TypeConstraintViolation")
+    assert calls == []
+    run(r.on_frame('[2,"d","Reset",{"type":"Immediate"}]'))
+    assert _last(r) == [3, "d", {"status": "Accepted"}]
+    assert len(calls) == 1
+
+
+def test_part4_handler_exception_is_internal_error_not_a_crash():
+    def boom(p):
+        raise KeyError("x")
+    clock, r = _rpc({"Reset": boom})
+    run(r.on_frame('[2,"e","Reset",{"type":"Immediate"}]'))
+    assert _last(r)[:3] == [4, "e", "InternalError"]
+
+
+def test_part4_call_result_error_and_timeout():
+    clock, r = _rpc()
+
+    async def main():
+        drv = asyncio.create_task(clock.run())
+        out = []
+
+        async def answer(kind):
+            while not r.conn.sent:
+                await asyncio.sleep(0)
+            f = json.loads(r.conn.sent.pop())
+            assert f[0] == 2 and f[2] == "Heartbeat" and len(f[1]) <= 36
+            if kind == "ok":
+                await r.on_frame(json.dumps([3, f[1], {"currentTime": "2026-01-01T00:00:00Z"}]))
+            elif kind == "err":
+                await r.on_frame(json.dumps([4, f[1], "InternalError", "no", {}]))
+            elif kind == "late":
+                await r.on_frame(json.dumps([3, "other-id", {"currentTime": "2026-01-01T00:00:00Z"}]))
+
+        for kind in ("ok", "err", "late"):
+            t = asyncio.create_task(answer(kind))
+            t0 = clock.ms()
+            try:
+                out.append(await r.call("Heartbeat", {}, 30))
+            except R.CallError as e:
+                out.append(("CallError", e.code))
+            except R.RpcTimeout:
+                out.append(("timeout", clock.ms() - t0))
+            await t
+        drv.cancel()
+        return out
+
+    out = run(main())
+    assert out[0] == {"currentTime": "2026-01-01T00:00:00Z"}
+    assert out[1] == ("CallError", "InternalError")
+    assert out[2] == ("timeout", 30000)
+
+
+def test_part4_one_outstanding_call_and_bounded_queue():
+    clock, r = _rpc(max_queue=2)
+
+    async def main():
+        drv = asyncio.create_task(clock.run())
+        a = asyncio.create_task(r.call("Heartbeat", {}, 10))
+        b = asyncio.create_task(r.call("Heartbeat", {}, 10))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        sent_while_waiting = len(r.conn.sent)
+        full = None
+        try:
+            await r.call("Heartbeat", {}, 10)
+        except R.QueueFull:
+            full = True
+        for t in (a, b):
+            try:
+                await t
+            except R.RpcTimeout:
+                pass
+        drv.cancel()
+        return sent_while_waiting, full, len(r.conn.sent)
+
+    waiting, full, total = run(main())
+    assert waiting == 1      # the second CALL waits for the first to finish
+    assert full is True
+    assert total == 2
+
+
+def test_part4_invalid_callresult_payload_is_an_error():
+    clock, r = _rpc()
+
+    async def main():
+        drv = asyncio.create_task(clock.run())
+
+        async def answer():
+            while not r.conn.sent:
+                await asyncio.sleep(0)
+            f = json.loads(r.conn.sent.pop())
+            await r.on_frame(json.dumps([3, f[1], {"currentTime": 5}]))
+        t = asyncio.create_task(answer())
+        try:
+            await r.call("Heartbeat", {}, 30)
+            res = None
+        except R.CallError as e:
+            res = e.code
+        await t
+        drv.cancel()
+        return res
+    assert run(main()) == "TypeConstraintViolation"
