@@ -21,3 +21,6 @@ TX_QUEUE = 64        # persisted TransactionEvents awaiting confirmation
 def make_hal(clock, evses):
     from hal.sim import make_sim_evse, SimRfid
     return [make_sim_evse(clock, FIXED_CABLE, MAX_POWER_W) for _ in range(evses)], SimRfid()
+
+# What the simulated meter (hal.sim.SimMeter) offers: the valuesList of the measurand variables.
+MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "Voltage")

@@ -1,0 +1,579 @@
+"""The compact device model of a Lite Charging Station (OCPP 2.0.1 Part 2, functional block B).
+
+The 54 required variables of Part 2 "Referenced Components and Variables" (+ erratum 2025-01,
+Part 4 §8) plus OCPPCommCtrlr.HeartbeatInterval, for N EVSEs with one connector each, declared
+in ``device_model.table`` (one packed string per variable, in ROM when frozen). RAM holds one
+list slot per writable (or stack-set) value and nothing per read-only variable: constants are
+parsed from the table or the board module when asked, live values (DateTime, AvailabilityState,
+EVSE Power) are read from the ``live`` object when asked.
+
+Persistence: the writable values that differ from their defaults are stored as one CBOR list
+``[vid, value, vid, value, ...]`` under store name ``"dm"`` (see ``device_model.store``).
+Keys are the ids of ``device_model.ids`` (append-only), so a firmware update keeps them; a value
+equal to its default is not stored, so a changed default reaches every station that never set it.
+
+Use cases: B05 SetVariables (``set_variables``), B06 GetVariables (``get_variables``), B07
+GetBaseReport (``report_parts``), request size limits (``check_request_size``), G03/G04
+availability persistence (``persist``/``restore``). Bad input never raises: every item gets its
+status (B05.FR.01, B06.FR.01).
+"""
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+from device_model.table import COUNT, COMPONENTS, C_EVSE, C_CONNECTOR, AVAILABILITY_STATES, \
+    field, comp_index
+from device_model import ids
+
+NO_SLOT = const(255)
+INT_MIN = const(-2147483648)
+INT_MAX = const(2147483647)
+STR_MAX = const(255)       # longest string value accepted where the table gives no maxLimit
+STORE_NAME = "dm"
+
+# Row field numbers (see device_model.table).
+_F_VAR = const(1)
+_F_INST = const(2)
+_F_MUT = const(3)
+_F_TYPE = const(4)
+_F_MIN = const(6)
+_F_MAX = const(7)
+_F_VL = const(8)
+_F_DEF = const(9)
+_F_FLAGS = const(10)
+
+_TYPE_CODES = {"integer": "i", "decimal": "d", "boolean": "b", "string": "s", "dateTime": "t",
+               "OptionList": "o", "MemberList": "m", "SequenceList": "q"}
+
+
+def _slots():
+    slot = bytearray(COUNT)
+    n = 0
+    for i in range(COUNT):
+        if field(i, _F_MUT) in "WOr":
+            slot[i] = n
+            n += 1
+        else:
+            slot[i] = NO_SLOT
+    return slot, n
+
+
+SLOT, NSLOTS = _slots()   # vid -> index into DeviceModel._v (NO_SLOT: not stored in RAM)
+
+
+def format_value(v):
+    """Typed value -> attribute text: bool -> "true"/"false", int -> decimal digits,
+    integral float -> digits, other float -> repr, list/tuple -> CSV, str unchanged."""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        return "%d" % v
+    if isinstance(v, float):
+        return "%d" % v if v == int(v) else repr(v)
+    if isinstance(v, (list, tuple)):
+        return ",".join(v)
+    return v
+
+
+def parse_value(dtype, text, values_list=None):
+    """Parse attribute text by Part 2 DataEnumType (``"integer"``.. or its table code).
+
+    Returns int (integer: optional sign and 1-10 digits, int32 range), float or int (decimal),
+    bool (boolean: "true"/"false", any case), str (string, dateTime validated as RFC 3339,
+    OptionList/MemberList/SequenceList: checked against ``values_list`` CSV when given: an
+    OptionList value must be one entry, a MemberList a set of entries, a SequenceList a non-empty
+    ordered set; no duplicates, no blanks). Raises ValueError("InvalidValue") for bad format
+    (B05.FR.07) and ValueError("ValueOutOfRange") for an int outside int32."""
+    t = _TYPE_CODES.get(dtype, dtype)
+    if not isinstance(text, str):
+        raise ValueError("InvalidValue")
+    if t == "i":
+        s = text[1:] if text[:1] in ("+", "-") else text
+        if not 0 < len(s) <= 10:
+            raise ValueError("InvalidValue")
+        for ch in s:
+            if not "0" <= ch <= "9":
+                raise ValueError("InvalidValue")
+        v = int(text)
+        if v < INT_MIN or v > INT_MAX:
+            raise ValueError("ValueOutOfRange")
+        return v
+    if t == "b":
+        low = text.lower()
+        if low == "true":
+            return True
+        if low == "false":
+            return False
+        raise ValueError("InvalidValue")
+    if t == "d":
+        if not 0 < len(text) <= 24:
+            raise ValueError("InvalidValue")
+        for ch in text:
+            if ch not in "+-.0123456789eE":
+                raise ValueError("InvalidValue")
+        v = float(text)
+        if v - v != 0:  # inf or nan
+            raise ValueError("InvalidValue")
+        return int(v) if abs(v) <= INT_MAX and v == int(v) else v
+    if t == "t":
+        from lite_stack.clock import parse_iso
+        parse_iso(text)
+        return text
+    if t in "omq" and values_list is not None:
+        r = _list_reason(t, text, values_list)
+        if r:
+            raise ValueError(r)
+    return text
+
+
+def _list_reason(t, v, values_list):
+    # None if v is a valid OptionList/MemberList/SequenceList value for values_list, else reason.
+    allowed = values_list.split(",")
+    if t == "o":
+        return None if v in allowed else "InvalidValue"
+    if v == "":
+        return "InvalidValue" if t == "q" else None
+    seen = []
+    for m in v.split(","):
+        if m not in allowed or m in seen:
+            return "InvalidValue"
+        seen.append(m)
+    return None
+
+
+def _eq(name, want):
+    # OCPP names are CiString (case-insensitive, Part 2 ComponentType/VariableType).
+    return name == want or (isinstance(want, str) and name.lower() == want.lower())
+
+
+class _NoLive:
+    def availability_state(self, evse, connector):
+        return "Available"
+
+    def available(self, evse, connector):
+        return True
+
+    def now(self):
+        return 0
+
+
+class DeviceModel:
+    """The device model of one Charging Station.
+
+    board: a ``boards.*`` module (VENDOR, PHASES, CONNECTOR_TYPE, FIXED_CABLE, MAX_POWER_W,
+    MAX_FRAME; optional MEASURANDS tuple, DEFAULTS dict {"Component.Variable[.Instance]": value},
+    CERT_SLOTS, SECURITY_PROFILE, MAX_SECURITY_PROFILE, BASIC_AUTH_PASSWORD).
+    store: ``device_model.store.Store``. evses: EVSE count (1 connector each).
+    live: object giving live values: ``availability_state(evse, connector)`` -> AvailabilityState
+    (evse 0 = ChargingStation, connector 0 = the EVSE), ``now()`` -> epoch s (ClockCtrlr.DateTime),
+    optional ``power_w(evse)`` -> W (EVSE.Power Actual; 0 without it). ``available()`` is not
+    used: Part 2 defines Available as "component exists", so it is the constant true.
+    measurands: override of the meter's measurand names (default board.MEASURANDS, else
+    ``hal.EnergyMeter.measurands``): the valuesList of every measurand MemberList.
+
+    Hooks: ``on_change(vid, value)`` after each accepted SetVariables change (already persisted);
+    ``validate(vid, value)`` -> False to reject a value the station cannot use (e.g. a
+    NetworkConfigurationPriority slot without a profile, B10)."""
+
+    on_change = None
+    validate = None
+
+    def __init__(self, board, store, evses=1, live=None, measurands=None):
+        self.board = board
+        self.store = store
+        self.evses = evses
+        self.live = live or _NoLive()
+        if measurands is None:
+            measurands = getattr(board, "MEASURANDS", None)
+        if measurands is None:
+            from hal import EnergyMeter
+            measurands = EnergyMeter.measurands
+        self._meas = ",".join(measurands)
+        self._over = None
+        over = getattr(board, "DEFAULTS", None)
+        if over:
+            self._over = {}
+            for key in over:
+                self._over[self._vid_by_key(key)] = format_value(over[key])
+        self.report_tbc = False
+        self.dropped = 0  # persisted entries ignored on load (unknown id or no longer valid)
+        v = [None] * NSLOTS
+        for vid in range(COUNT):
+            if SLOT[vid] != NO_SLOT:
+                v[SLOT[vid]] = self._default(vid)
+        self._v = v
+        self._load()
+
+    # ---- table access -------------------------------------------------------------------------
+
+    def _vid_by_key(self, key):
+        p = key.split(".")
+        if len(p) < 2:
+            raise ValueError("bad DEFAULTS key " + key)
+        st, vid, _ = self._find({"name": p[0]}, {"name": p[1], "instance": p[2] if len(p) > 2
+                                                 else None}, True)
+        if st:
+            raise ValueError("unknown DEFAULTS key " + key)
+        return vid
+
+    def _resolve(self, text):
+        # "@NAME[=fallback]" / "@!NAME": board attribute as text; anything else unchanged.
+        if not text or text[0] != "@" or text in ("@M", "@A"):
+            return text
+        neg = text[1] == "!"
+        name = text[2:] if neg else text[1:]
+        fb = None
+        j = name.find("=")
+        if j >= 0:
+            fb = name[j + 1:]
+            name = name[:j]
+        v = getattr(self.board, name, None)
+        if v is None:
+            return fb
+        return format_value(not v if neg else v)
+
+    def _lim(self, vid, k):
+        t = self._resolve(field(vid, k))
+        return int(t) if t else None
+
+    def _vl(self, vid):
+        t = field(vid, _F_VL)
+        if t == "@M":
+            return self._meas
+        if t == "@A":
+            return AVAILABILITY_STATES
+        return t
+
+    def _default(self, vid):
+        t = field(vid, _F_TYPE)
+        if self._over and vid in self._over:
+            text = self._over[vid]
+        else:
+            text = self._resolve(field(vid, _F_DEF))
+        if text is None or text[:1] == "$":
+            return None
+        if t in "mq":
+            allowed = self._vl(vid).split(",")
+            return ",".join([m for m in text.split(",") if m in allowed])
+        return parse_value(t, text)
+
+    def _find(self, comp, var, any_evse=False):
+        """(status, vid, evse id) for a ComponentType/VariableType pair; status None when known,
+        else "UnknownComponent" (B05.FR.04, B06.FR.06) or "UnknownVariable" (B05.FR.05,
+        B06.FR.07; also a missing or wrong variable instance, B06.FR.14/15)."""
+        if not isinstance(comp, dict) or not isinstance(var, dict):
+            return "UnknownComponent", -1, 0
+        cname = comp.get("name")
+        ci = -1
+        for i in range(len(COMPONENTS)):
+            if _eq(COMPONENTS[i], cname):
+                ci = i
+                break
+        if ci < 0 or comp.get("instance"):
+            return "UnknownComponent", -1, 0
+        ev = comp.get("evse")
+        e = 0
+        if ci == C_EVSE or ci == C_CONNECTOR:
+            if any_evse and ev is None:
+                e = 1
+            else:
+                if not isinstance(ev, dict):
+                    return "UnknownComponent", -1, 0
+                e = ev.get("id")
+                c = ev.get("connectorId")
+                if type(e) is not int or not 1 <= e <= self.evses or \
+                        (c is not None if ci == C_EVSE else c != 1):
+                    return "UnknownComponent", -1, 0
+        elif ev is not None:
+            return "UnknownComponent", -1, 0
+        vname = var.get("name")
+        vinst = var.get("instance") or ""
+        for vid in range(COUNT):
+            if comp_index(vid) == ci and _eq(field(vid, _F_VAR), vname) \
+                    and _eq(field(vid, _F_INST), vinst):
+                return None, vid, e
+        return "UnknownVariable", -1, 0
+
+    def _check(self, vid, v):
+        """None if the typed value ``v`` is valid for ``vid``, else a reasonCode: "InvalidValue"
+        (type, format, valuesList member, B05.FR.07) or "ValueOutOfRange" (minLimit/maxLimit,
+        string length)."""
+        t = field(vid, _F_TYPE)
+        lo = self._lim(vid, _F_MIN)
+        hi = self._lim(vid, _F_MAX)
+        if t == "i":
+            if type(v) is not int:
+                return "InvalidValue"
+            if v < (INT_MIN if lo is None else lo) or v > (INT_MAX if hi is None else hi):
+                return "ValueOutOfRange"
+            return None
+        if t == "b":
+            return None if type(v) is bool else "InvalidValue"
+        if type(v) is not str:
+            return "InvalidValue"
+        for ch in v:
+            if ch < " " or ch == "\x7f":
+                return "InvalidValue"
+        if t == "s":
+            n = len(v)
+            if n > (STR_MAX if hi is None else hi) or (lo is not None and n < lo):
+                return "ValueOutOfRange"
+            return None
+        if t in "omq":
+            return _list_reason(t, v, self._vl(vid))
+        return "InvalidValue"  # no writable dateTime/decimal variables
+
+    # ---- values -------------------------------------------------------------------------------
+
+    def _value(self, vid, evse):
+        s = SLOT[vid]
+        if s != NO_SLOT:
+            return self._v[s]
+        src = field(vid, _F_DEF)
+        if src == "$T":
+            from lite_stack.clock import iso
+            return iso(self.live.now())
+        if src == "$S":
+            ci = comp_index(vid)
+            return self.live.availability_state(0 if ci < C_EVSE else evse,
+                                                1 if ci == C_CONNECTOR else 0)
+        if src == "$P":
+            f = getattr(self.live, "power_w", None)
+            return f(evse) if f else 0
+        return self._default(vid)
+
+    def get(self, vid, evse=1):
+        """Typed current value of variable ``vid`` (``device_model.ids``): int for integer, bool,
+        str for string/dateTime (RFC 3339)/OptionList/MemberList/SequenceList (CSV), int/float
+        for decimal. EVSE/Connector variables: of EVSE ``evse``. WriteOnly values are returned
+        (the stack needs BasicAuthPassword); only the CSMS is refused them (B06.FR.09)."""
+        return self._value(vid, evse)
+
+    def text(self, vid, evse=1):
+        """The attribute text of ``get(vid, evse)`` (GetVariables/NotifyReport value)."""
+        return format_value(self._value(vid, evse))
+
+    def set(self, vid, value):
+        """Set and persist a value from the stack itself (e.g. HeartbeatInterval from
+        BootNotificationResponse.interval, B01.FR.04; SecurityProfile after a profile switch).
+        ``value`` typed as ``get`` returns it (text is parsed; a list/tuple is joined for list
+        types). Raises ValueError("ReadOnly") for a constant or live variable, ValueError(reason)
+        for an invalid value, OSError if the store cannot write. Does not call ``on_change``."""
+        s = SLOT[vid]
+        if s == NO_SLOT:
+            raise ValueError("ReadOnly")
+        t = field(vid, _F_TYPE)
+        if isinstance(value, str) and t in "ibd":
+            value = parse_value(t, value)
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(value)
+        r = self._check(vid, value)
+        if r:
+            raise ValueError(r)
+        old = self._v[s]
+        if old != value or type(old) is not type(value):
+            self._v[s] = value
+            try:
+                self._save()
+            except OSError:
+                self._v[s] = old
+                raise
+
+    def _save(self):
+        lst = []
+        for vid in range(COUNT):
+            s = SLOT[vid]
+            if s != NO_SLOT:
+                v = self._v[s]
+                d = self._default(vid)
+                if v != d or type(v) is not type(d):
+                    lst.append(vid)
+                    lst.append(v)
+        self.store.save(STORE_NAME, lst)
+
+    def _load(self):
+        data = self.store.load(STORE_NAME)
+        if data is None:
+            return
+        if not isinstance(data, list) or len(data) % 2:
+            self.store._flag(STORE_NAME)
+            return
+        for i in range(0, len(data), 2):
+            vid = data[i]
+            v = data[i + 1]
+            if type(vid) is int and 0 <= vid < COUNT and SLOT[vid] != NO_SLOT \
+                    and self._check(vid, v) is None:
+                self._v[SLOT[vid]] = v
+            else:
+                self.dropped += 1
+
+    # ---- B06 GetVariables ---------------------------------------------------------------------
+
+    def get_variables(self, items):
+        """B06: ``items`` = GetVariablesRequest.getVariableData (schema-validated). Returns the
+        getVariableResult list, one result per item in order (B06.FR.01), each echoing
+        ``component`` and ``variable`` (B06.FR.02) and ``attributeType`` (the given one, B06.FR.03,
+        or "Actual" when omitted, B06.FR.11). attributeStatus: UnknownComponent (B06.FR.06),
+        UnknownVariable (B06.FR.07), NotSupportedAttributeType for anything but Actual
+        (B06.FR.08), Rejected for WriteOnly (B06.FR.09), else Accepted with ``attributeValue``
+        (B06.FR.10). Non-Accepted results carry attributeStatusInfo.reasonCode."""
+        out = []
+        for it in items:
+            at = it.get("attributeType") or "Actual"
+            comp = it.get("component")
+            var = it.get("variable")
+            st, vid, e = self._find(comp, var)
+            reason = "NotFound"
+            r = {"attributeType": at, "component": comp, "variable": var}
+            if st is None:
+                if at != "Actual":
+                    st, reason = "NotSupportedAttributeType", "UnsupportedParam"
+                elif field(vid, _F_MUT) == "O":
+                    st, reason = "Rejected", "WriteOnly"
+                else:
+                    st = "Accepted"
+                    r["attributeValue"] = self.text(vid, e)
+            r["attributeStatus"] = st
+            if st != "Accepted":
+                r["attributeStatusInfo"] = {"reasonCode": reason}
+            out.append(r)
+        return out
+
+    # ---- B05 SetVariables ---------------------------------------------------------------------
+
+    def _set_one(self, it):
+        # -> (status, reasonCode or None, vid, typed value)
+        st, vid, _ = self._find(it.get("component"), it.get("variable"))
+        if st:
+            return st, "NotFound", -1, None
+        if (it.get("attributeType") or "Actual") != "Actual":
+            return "NotSupportedAttributeType", "UnsupportedParam", vid, None
+        if field(vid, _F_MUT) not in "WO":
+            return "Rejected", "ReadOnly", vid, None
+        t = field(vid, _F_TYPE)
+        try:
+            v = parse_value(t, it.get("attributeValue"))
+        except ValueError as ex:
+            return "Rejected", ex.args[0] if ex.args else "InvalidValue", vid, None
+        r = self._check(vid, v)
+        if r:
+            return "Rejected", r, vid, None
+        hook = self.validate
+        if hook:
+            try:
+                ok = hook(vid, v)
+            except ValueError:
+                ok = False
+            if not ok:
+                return "Rejected", "InvalidValue", vid, None
+        return ("RebootRequired" if "B" in field(vid, _F_FLAGS) else "Accepted"), None, vid, v
+
+    def set_variables(self, items):
+        """B05: ``items`` = SetVariablesRequest.setVariableData (schema-validated). Returns the
+        setVariableResult list, one per item in order (B05.FR.01), echoing component/variable
+        (B05.FR.02) and attributeType (given, B05.FR.03, or "Actual", B05.FR.12).
+        attributeStatus: UnknownComponent (B05.FR.04), UnknownVariable (B05.FR.05),
+        NotSupportedAttributeType for anything but Actual (B05.FR.06), Rejected for a bad format,
+        a value outside minLimit/maxLimit or valuesList (B05.FR.07, TC_B_11) or a ReadOnly
+        variable (B05.FR.08, TC_B_39), RebootRequired when the change applies after a reboot
+        (B05.FR.09: NetworkConfigurationPriority), else Accepted (B05.FR.10).
+        Accepted values are persisted before this returns; if the store fails they are rolled
+        back and reported Rejected ("InternalError"). Then ``on_change(vid, value)`` is called
+        for each changed value."""
+        out = []
+        changes = []
+        for it in items:
+            st, reason, vid, v = self._set_one(it)
+            r = {"attributeType": it.get("attributeType") or "Actual", "attributeStatus": st,
+                 "component": it.get("component"), "variable": it.get("variable")}
+            if reason:
+                r["attributeStatusInfo"] = {"reasonCode": reason}
+            elif st == "Accepted" or st == "RebootRequired":
+                s = SLOT[vid]
+                old = self._v[s]
+                if old != v or type(old) is not type(v):
+                    self._v[s] = v
+                    changes.append((r, vid, old, v))
+            out.append(r)
+        if changes:
+            try:
+                self._save()
+            except OSError:
+                for i in range(len(changes) - 1, -1, -1):
+                    r, vid, old, _ = changes[i]
+                    self._v[SLOT[vid]] = old
+                    r["attributeStatus"] = "Rejected"
+                    r["attributeStatusInfo"] = {"reasonCode": "InternalError"}
+                return out
+            hook = self.on_change
+            if hook:
+                for c in changes:
+                    try:
+                        hook(c[1], c[3])
+                    except Exception as ex:  # the response must still go out
+                        print("device_model: on_change(%d) failed: %r" % (c[1], ex))
+        return out
+
+    # ---- request size limits ------------------------------------------------------------------
+
+    def check_request_size(self, action, n_items, n_bytes):
+        """None if a request of ``n_items`` items and ``n_bytes`` bytes is within
+        DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage[action], else the OCPP-J CALLERROR code:
+        "OccurrenceConstraintViolation" for too many items (B06.FR.16), "FormatViolation" for
+        too many bytes (B06.FR.17). For SetVariables 2.0.1 only forbids the CSMS to exceed the
+        limits (B05.FR.11); the same codes are used. Actions: GetVariables, SetVariables,
+        GetReport; any other -> None. Spelling as Part 4 §4.3 (2.0.1) and ocpp-go's V2 code;
+        OCPP-J 1.6 spelled it "OccurenceConstraintViolation"."""
+        if action == "GetVariables":
+            iv, bv = ids.ITEMS_PER_MESSAGE_GET_VARIABLES, ids.BYTES_PER_MESSAGE_GET_VARIABLES
+        elif action == "SetVariables":
+            iv, bv = ids.ITEMS_PER_MESSAGE_SET_VARIABLES, ids.BYTES_PER_MESSAGE_SET_VARIABLES
+        elif action == "GetReport":
+            iv, bv = ids.ITEMS_PER_MESSAGE_GET_REPORT, ids.BYTES_PER_MESSAGE_GET_REPORT
+        else:
+            return None
+        if n_items > self.get(iv):
+            return "OccurrenceConstraintViolation"
+        if n_bytes > self.get(bv):
+            return "FormatViolation"
+        return None
+
+    # ---- B07 GetBaseReport --------------------------------------------------------------------
+
+    def report_parts(self, report_base, max_bytes=None):
+        """B07: None for an unsupported reportBase (SummaryInventory or unknown: the caller
+        answers GetBaseReportResponse NotSupported, TC_B_15), else an iterator of lists of
+        ReportDataType dicts for NotifyReportRequest.reportData, generated lazily.
+        ConfigurationInventory: the variables the CSMS can set (ReadWrite, WriteOnly);
+        FullInventory: all, EVSE/Connector ones once per EVSE (TC_B_53). Each list holds at most
+        ItemsPerMessage[GetReport] items and, serialized with ``json.dumps`` inside a
+        NotifyReportRequest CALL (``report.OVERHEAD`` bytes allowed for
+        [2,id,"NotifyReport",{requestId,generatedAt,seqNo,tbc}]), at most ``max_bytes``
+        (default BytesPerMessage[GetReport]). After each yielded list ``self.report_tbc`` tells
+        whether another follows (NotifyReportRequest.tbc); seqNo/requestId/generatedAt are the
+        caller's. A single item larger than the budget is yielded alone."""
+        if report_base == "FullInventory":
+            conf = False
+        elif report_base == "ConfigurationInventory":
+            conf = True
+        else:
+            return None
+        from device_model.report import parts
+        if max_bytes is None:
+            max_bytes = self.get(ids.BYTES_PER_MESSAGE_GET_REPORT)
+        return parts(self, conf, max_bytes, self.get(ids.ITEMS_PER_MESSAGE_GET_REPORT))
+
+    # ---- other persisted state ----------------------------------------------------------------
+
+    def persist(self, name, obj):
+        """``store.save`` passthrough for other stack state (e.g. availability, G03/G04).
+        Returns True if it wrote."""
+        return self.store.save(name, obj)
+
+    def restore(self, name, default=None):
+        """``store.load`` passthrough."""
+        return self.store.load(name, default)

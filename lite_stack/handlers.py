@@ -43,27 +43,14 @@ def table(st):
         async def send_parts():
             generated = st.iso_now()
             seq = 0
-            nxt = None
-            it = iter(parts)
-            try:
-                cur = next(it)
-            except StopIteration:
-                cur = []
-            while True:
-                try:
-                    nxt = next(it)
-                except StopIteration:
-                    nxt = None
+            for part in parts:  # one part in RAM at a time; dm.report_tbc tells if more follow
                 msg = {"requestId": rid, "generatedAt": generated, "seqNo": seq}
-                if cur:
-                    msg["reportData"] = cur
-                if nxt is not None:
+                if part:
+                    msg["reportData"] = part
+                if st.dm.report_tbc:
                     msg["tbc"] = True
                 await st.send("NotifyReport", msg)
-                if nxt is None:
-                    return
                 seq += 1
-                cur = nxt
         st.rpc.after.append(send_parts)
         return status("Accepted")
 

@@ -135,6 +135,11 @@ class Station:
         e = self.evse(evse_id)
         return e.compute_status() if e else "Unavailable"
 
+    def power_w(self, evse_id):
+        """EVSE.Power Actual (W) from the meter HAL."""
+        e = self.evse(evse_id)
+        return e.hal.meter.power_w() if e else 0
+
     def available(self, evse_id, connector_id):
         if evse_id == 0:
             return self.operative

