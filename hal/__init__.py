@@ -28,12 +28,10 @@ CHARGING_STATES = "CD"
 
 def duty_for_current(amps):
     """PWM duty in permille for an offered current (IEC 61851-1:2017 Table A.8):
-    6 A..51 A -> amps / 0.6 %; 51 A..80 A -> amps / 2.5 + 64 %; 0 -> 1000 (steady +12 V, no PWM);
-    below 6 A -> 0 (not allowed to charge). Returns an int in 0..1000."""
-    if amps <= 0:
-        return 1000
+    6 A..51 A -> amps / 0.6 %; 51 A..80 A -> amps / 2.5 + 64 %; below 6 A (charging not allowed)
+    -> 1000 (steady +12 V, no PWM). Returns an int in 0..1000."""
     if amps < 6:
-        return 0
+        return 1000
     if amps <= 51:
         return int(amps * 1000 // 60)
     if amps <= 80:
