@@ -64,6 +64,7 @@ class Station:
         self._hb_change = asyncio.Event()
         self.offline_since = self.clock.ms()
         self.last_call_ms = self.clock.ms()
+        self.loop_ms = self.clock.ms()
         self.reported = {}           # evse id -> last status the CSMS was told (dedupe, B04)
         self._tx_n = 0
         self.conn = None
@@ -214,7 +215,7 @@ class Station:
                  asyncio.create_task(self._heartbeat_task()),
                  asyncio.create_task(self._tx_task()),
                  asyncio.create_task(meter.aligned_task(self))]
-        for obj in [self.rfid] + [e.hal.meter for e in self.evses]:
+        for obj in [self.rfid] + [e.hal.meter for e in self.evses] + [e.hal.contactor for e in self.evses]:
             if hasattr(obj, "task"):
                 tasks.append(asyncio.create_task(obj.task()))
         await self._reset_now.wait()
@@ -400,6 +401,7 @@ class Station:
             t = self.rfid.poll() if self.rfid else None
             if t:
                 asyncio.create_task(self.on_token(t[0], t[1]))
+            self.loop_ms = self.clock.ms()  # liveness for the firmware watchdog
             self._wake.clear()
             await self.clock.wait(self._wake, poll_s)
 

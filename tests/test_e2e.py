@@ -88,6 +88,7 @@ def test_E03_local_start_card_then_plug_TC_E_04_CS(interp):
         _, i = await _accepted(csms)
         await st.token("AB12CD34")
         await csms.wait_for("Authorize", since=i)
+        await asyncio.sleep(1)  # the AuthorizeResponse is in before the cable
         await st.plug_in()
         te, k = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", since=i)
         assert te["triggerReason"] == "CablePluggedIn"
