@@ -1,0 +1,363 @@
+"""RFC 6455 WebSocket *client* on asyncio streams: the OCPP-J transport (OCPP 2.0.1 Part 4).
+
+Runs unchanged on the MicroPython unix port and CPython 3.10+ (``asyncio.open_connection``).
+
+What it does and does not do:
+- Handshake (RFC 6455 §4.1): random 16-byte ``Sec-WebSocket-Key``, version 13, one requested
+  subprotocol (``ocpp2.0.1``), optional HTTP Basic auth (RFC 7617; OCPP 2.0.1 Part 2 A00 security
+  profiles 1/2: user = Charging Station id, password = SecurityCtrlr.BasicAuthPassword). The 101 answer
+  must carry ``Upgrade: websocket``, ``Connection: Upgrade``, the right ``Sec-WebSocket-Accept``, no
+  ``Sec-WebSocket-Extensions`` and exactly the requested subprotocol (Part 4 §3.1.2), else ``WsError``.
+- Frames: client frames are masked with a fresh ``os.urandom`` key (§5.3); server frames must be
+  unmasked. Text messages are reassembled from fragments (§5.4) with control frames interleaved.
+  PING is answered with PONG (same payload), PONG is recorded, CLOSE is echoed (§5.5.1).
+- Binary messages are *ignored* (OCPP-J uses text frames only); they still count against ``max_frame``.
+- Protocol errors (masked server frame, RSV bits, unknown opcode, control frame > 125 bytes or
+  fragmented, continuation without a start, new message inside a fragmented one, close payload of
+  1 byte) -> CLOSE 1002, ``recv()`` returns None. Invalid UTF-8 in a text message -> CLOSE 1007
+  (RFC 6455 §7.4.1, §8.1). Message over ``max_frame`` -> CLOSE 1009 and ``WsError``.
+- Memory bounds: the HTTP response head is read byte by byte up to ``_MAX_HEAD`` bytes (nothing of the
+  first frame is consumed); one message is at most ``max_frame`` bytes, checked from the frame header
+  before the payload is read. ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place.
+- Extensions (permessage-deflate), IPv6 literal hosts and URL user-info are not supported.
+"""
+import asyncio
+import os
+import struct
+from binascii import b2a_base64
+from hashlib import sha1
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
+_CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
+_OP_CONT = const(0)
+_OP_TEXT = const(1)
+_OP_BIN = const(2)
+_OP_CLOSE = const(8)
+_OP_PING = const(9)
+_OP_PONG = const(10)
+
+
+class WsError(Exception):
+    """Handshake or protocol failure. Attribute ``.status``: HTTP status int of a refused handshake
+    (e.g. 401 for bad Basic auth, 404), or 0 for other failures (TCP/TLS error, timeout, bad 101
+    answer, message over ``max_frame``)."""
+
+    def __init__(self, msg, status=0):
+        super().__init__(msg)
+        self.status = status
+
+
+def _b64(data):
+    return b2a_base64(data)[:-1].decode()
+
+
+def accept_key(key_b64):
+    """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key`` (str -> str): base64(SHA-1(key + GUID)),
+    RFC 6455 §4.2.2 item 5.4."""
+    return _b64(sha1((key_b64 + _GUID).encode()).digest())
+
+
+def parse_url(url):
+    """``ws://host[:port][/path]`` or ``wss://...`` -> ``(secure, host, port, path)`` with
+    secure bool, host str, port int (default 80 / 443), path str starting with "/" (a query after
+    the path is kept). Raises ``ValueError`` for another scheme, an empty host or a bad port
+    (RFC 6455 §3)."""
+    secure = url.startswith("wss://")
+    if not (secure or url.startswith("ws://")):
+        raise ValueError(url)
+    rest = url[5 + secure:]
+    i = rest.find("/")
+    if i < 0:
+        i = len(rest)
+    host, path = rest[:i], rest[i:] or "/"
+    port = 443 if secure else 80
+    if ":" in host:
+        host, port = host.rsplit(":", 1)
+        port = int(port)
+    if not host or not 0 < port < 65536:
+        raise ValueError(url)
+    return secure, host, port, path
+
+
+async def _within(clock, aw, s):
+    # Await `aw` at most `s` seconds on the injected clock; raise asyncio.TimeoutError on expiry.
+    if clock is None:
+        return await asyncio.wait_for(aw, s)
+    ev = asyncio.Event()
+    res = [None, None]
+
+    async def run():
+        try:
+            res[0] = await aw
+        except BaseException as e:  # noqa: B036 - handed back to the waiter below
+            res[1] = e
+        ev.set()
+    t = asyncio.create_task(run())
+    ok = False
+    try:
+        ok = await clock.wait(ev, s)
+    finally:
+        if not ok:
+            t.cancel()
+    if not ok:
+        raise asyncio.TimeoutError
+    if res[1] is not None:
+        raise res[1]
+    return res[0]
+
+
+class WebSocket:
+    """One client connection; create it with ``await WebSocket.connect(url, ...)``.
+
+    One task may ``recv()`` while others ``send()``/``ping()``/``close()`` (writes are serialised by a
+    lock). Attributes: ``bytes_in``/``bytes_out`` wire bytes (HTTP head + frame headers + payloads),
+    ``closed`` bool, ``close_code`` int of the CLOSE received or sent (None before), ``last_pong_ms``
+    ``clock.ms()`` of the last PONG (0 when no clock is set; None before any PONG).
+    """
+    bytes_in = 0
+    bytes_out = 0
+    closed = False
+    close_code = None
+    last_pong_ms = None
+
+    def __init__(self, clock=None, max_frame=8192):
+        self._clock = clock
+        self._max = max_frame
+        self._r = self._w = None
+        self._lock = asyncio.Lock()
+        self._done = asyncio.Event()  # set when the stream is shut
+        self._close_sent = False
+        self._reading = False
+
+    @classmethod
+    async def connect(cls, url, subprotocol="ocpp2.0.1", auth=None, ssl=None, max_frame=8192,
+                      timeout=30, clock=None, headers=None):
+        """Open a connection and do the opening handshake; return the ``WebSocket``.
+
+        url: ``ws://host[:port]/path`` or ``wss://...`` (``parse_url``; ValueError if malformed);
+        auth: None or ``(username, password)`` str pair -> ``Authorization: Basic`` (Part 2 A00,
+        RFC 7617); ssl: for wss only - None or True (the interpreter's default context; MicroPython's
+        has no CA certificates, so pass an ``ssl.SSLContext`` with ``load_verify_locations``), or an
+        ``ssl.SSLContext``; ignored for ws://; max_frame: largest message accepted in bytes after
+        reassembly; timeout: seconds for TCP + TLS + handshake, on ``clock.wait`` when a clock is
+        given (a ``VirtualClock`` needs ``real_io`` > 0 for real sockets), else ``asyncio.wait_for``;
+        headers: None or a dict of extra request headers. The ``Host`` header always carries the port.
+        Raises ``WsError`` (``.status`` = HTTP status when not 101, else 0) for every failure,
+        including TCP/TLS errors and the timeout (RFC 6455 §4.1, Part 4 §3.1.2)."""
+        secure, host, port, path = parse_url(url)
+        ws = cls(clock, max_frame)
+        try:
+            await _within(clock, ws._open(secure, host, port, path, subprotocol, auth,
+                                          (ssl or True) if secure else None, headers), timeout)
+        except BaseException as e:  # noqa: B036 - also shut the stream when cancelled
+            await ws._shut()
+            if isinstance(e, (WsError, MemoryError)) or not isinstance(e, Exception):
+                raise
+            raise WsError("timeout" if isinstance(e, asyncio.TimeoutError) else repr(e))
+        return ws
+
+    async def _open(self, secure, host, port, path, proto, auth, ssl, headers):
+        self._r, self._w = await asyncio.open_connection(host, port, ssl=ssl)
+        key = _b64(os.urandom(16))
+        req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+               % (path, host, port, key, proto))
+        if auth:
+            req += "Authorization: Basic %s\r\n" % _b64(("%s:%s" % tuple(auth)).encode())
+        for k in headers or ():
+            req += "%s: %s\r\n" % (k, headers[k])
+        await self._tx((req + "\r\n").encode())
+        head = bytearray()
+        while not head.endswith(b"\r\n\r\n"):
+            if len(head) >= _MAX_HEAD:
+                raise WsError("head")
+            head += await self._rx(1)
+        lines = str(head, "utf-8").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        if status != 101:
+            raise WsError("HTTP %d" % status, status)
+        h = {}
+        for ln in lines:
+            i = ln.find(":")
+            if i > 0:
+                h[ln[:i].strip().lower()] = ln[i + 1:].strip()
+        if h.get("upgrade", "").lower() != "websocket" or "upgrade" not in h.get("connection", "").lower():
+            raise WsError("upgrade")
+        for k, v in (("sec-websocket-accept", accept_key(key)), ("sec-websocket-protocol", proto),
+                     ("sec-websocket-extensions", None)):  # RFC 6455 §4.1 items 4-6, Part 4 §3.1.2
+            if h.get(k) != v:
+                raise WsError(k)
+
+    async def _rx(self, n):
+        r = self._r
+        if n > 125 and hasattr(r, "readinto"):  # MicroPython: one buffer, no concatenated chunks
+            b = bytearray(n)
+            mv = memoryview(b)
+            i = 0
+            while i < n:
+                k = await r.readinto(mv[i:])
+                if k == 0:
+                    raise EOFError
+                i += k or 0  # None: TLS socket had no application data yet
+        else:
+            b = await r.readexactly(n)
+        self.bytes_in += n
+        return b
+
+    async def _tx(self, data):
+        # Whole buffers under the lock: concurrent senders never interleave frames (and MicroPython's
+        # Stream.drain is not safe for two tasks at once).
+        await self._lock.acquire()
+        try:
+            self._w.write(data)
+            await self._w.drain()
+            self.bytes_out += len(data)
+        finally:
+            self._lock.release()
+
+    async def _frame(self, op, payload):
+        if self._close_sent and op != _OP_CLOSE:
+            raise OSError(9)  # EBADF: closed or closing (RFC 6455 §5.5.1: no data after CLOSE)
+        n = len(payload)
+        hl = 2 if n < 126 else 4 if n < 65536 else 10
+        f = bytearray(hl + 4 + n)
+        f[0] = 0x80 | op
+        if hl == 2:
+            f[1] = 0x80 | n
+        elif hl == 4:
+            f[1] = 0xFE
+            struct.pack_into(">H", f, 2, n)
+        else:
+            f[1] = 0xFF
+            struct.pack_into(">Q", f, 2, n)
+        m = os.urandom(4)
+        f[hl:hl + 4] = m
+        hl += 4
+        f[hl:] = payload
+        for i in range(n):
+            f[hl + i] ^= m[i & 3]
+        await self._tx(f)
+
+    async def send(self, text):
+        """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3).
+        Raises ``OSError`` if the connection is closed or closing, or the write fails."""
+        await self._frame(_OP_TEXT, text.encode())
+
+    async def ping(self, data=b""):
+        """Send a PING control frame (bytes, at most 125; RFC 6455 §5.5.2) - used for
+        OCPPCommCtrlr.WebSocketPingInterval (Part 4). Raises ``OSError`` if closed, ``ValueError``
+        if ``data`` is too long."""
+        if len(data) > 125:
+            raise ValueError
+        await self._frame(_OP_PING, data)
+
+    async def _fail(self, code, p=None):
+        # Send CLOSE(code) (or payload p) unless sent, close the stream (RFC 6455 §7.1.7).
+        if not self._close_sent:
+            self._close_sent = True
+            try:
+                await self._frame(_OP_CLOSE, struct.pack(">H", code) if p is None else p)
+            except OSError:
+                pass
+        self.close_code = code
+        await self._shut()
+
+    async def _shut(self):
+        if not self.closed:
+            self.closed = self._close_sent = True
+            try:
+                self._w.close()  # CPython: wait_closed only waits (bounded: TLS close_notify to a dead
+                await _within(self._clock, self._w.wait_closed(), 1)  # peer); MicroPython: closes
+            except Exception:  # also: no stream yet (self._w None)
+                pass
+            self._done.set()
+
+    async def recv(self):
+        """Next complete text message as str, or None once the connection is closed (peer CLOSE,
+        EOF, reset, protocol error). Never raises for a disconnect; raises ``WsError`` (after
+        sending CLOSE 1009) when a message exceeds ``max_frame`` bytes. See the module docstring for
+        control frames, binary messages and error close codes (RFC 6455 §5.4, §5.5, §7.4.1)."""
+        buf = None  # payload of the message being reassembled
+        mop = 0  # its opcode (text/binary)
+        self._reading = True
+        try:
+            while not self.closed:
+                b0, b1 = await self._rx(2)
+                op = b0 & 0x0F
+                n = b1 & 0x7F
+                if n == 126:
+                    n = struct.unpack(">H", await self._rx(2))[0]
+                elif n == 127:
+                    n = struct.unpack(">Q", await self._rx(8))[0]
+                if b0 & 0x70 or b1 & 0x80:  # reserved bits, or a masked server frame (§5.1)
+                    break
+                if op >= _OP_CLOSE:
+                    if op > _OP_PONG or n > 125 or not b0 & 0x80:  # §5.5
+                        break
+                    p = await self._rx(n)
+                    if op == _OP_PING:
+                        if not self._close_sent:
+                            await self._frame(_OP_PONG, p)
+                    elif op == _OP_PONG:
+                        self.last_pong_ms = self._clock.ms() if self._clock else 0
+                    elif n == 1:
+                        break
+                    else:  # peer CLOSE: echo its status code (§5.5.1), then close
+                        await self._fail(struct.unpack(">H", p[:2])[0] if n else 1005, p[:2])
+                    continue
+                if op > _OP_BIN or (op == _OP_CONT) != (buf is not None):
+                    break
+                if op:
+                    mop = op
+                if n + (len(buf) if buf else 0) > self._max:
+                    await self._fail(1009)
+                    raise WsError("too big")
+                p = await self._rx(n)
+                buf = p if buf is None else buf + p
+                if b0 & 0x80:
+                    if mop == _OP_TEXT:
+                        try:
+                            return str(buf, "utf-8")
+                        except UnicodeError:
+                            await self._fail(1007)
+                            return None
+                    buf = None  # binary message: ignored
+            else:
+                return None
+            await self._fail(1002)
+        except (EOFError, OSError):
+            await self._shut()
+        finally:
+            self._reading = False
+
+    async def close(self, code=1000, reason=""):
+        """Start the closing handshake (RFC 6455 §7.1.2): send CLOSE(code, reason[:123 bytes]) if
+        not yet sent, wait up to ``_CLOSE_WAIT`` s for the peer's CLOSE (messages arriving meanwhile
+        are dropped; if another task is in ``recv()`` it sees the CLOSE and returns None), then
+        close the stream. Idempotent; never raises for a broken connection."""
+        if self.closed:
+            return
+        if not self._close_sent:
+            self._close_sent = True
+            self.close_code = code
+            try:
+                await self._frame(_OP_CLOSE, struct.pack(">H", code) + reason.encode()[:123])
+            except OSError:
+                pass
+        try:
+            await _within(self._clock, self._done.wait() if self._reading else self._drain(),
+                          _CLOSE_WAIT)
+        except Exception:
+            pass
+        await self._shut()
+
+    async def _drain(self):
+        while await self.recv() is not None:
+            pass
