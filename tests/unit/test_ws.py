@@ -135,7 +135,7 @@ def scenario(server, client, path="/ocpp/CS001"):
 
         srv, port = await _start(cb)
         try:
-            box["res"] = await client("ws://127.0.0.1:%d%s" % (port, path))
+            box["res"] = await asyncio.wait_for(client("ws://127.0.0.1:%d%s" % (port, path)), 20)
             await asyncio.wait_for(done.wait(), 10)
         finally:
             srv.close()
@@ -257,6 +257,31 @@ def test_handshake_missing_upgrade_raises_WsError():
 
     e, _ = scenario(server, _connect_error)
     assert e.status == 0 and str(e) == "upgrade"
+
+
+def test_handshake_missing_connection_upgrade_raises_WsError():
+    async def server(p):
+        await p.send(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+                      "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n"
+                      % _server_accept(p.h["sec-websocket-key"])).encode())
+
+    e, _ = scenario(server, _connect_error)
+    assert e.status == 0 and str(e) == "upgrade"
+
+
+def test_handshake_header_names_and_upgrade_value_case_insensitive():
+    async def server(p):
+        await p.send(("HTTP/1.1 101 Switching Protocols\r\nUPGRADE: WebSocket\r\nconnection: keep-alive, upgrade\r\n"
+                      "sec-websocket-accept:%s\r\nSEC-WEBSOCKET-PROTOCOL:  ocpp2.0.1\r\n\r\n"
+                      % _server_accept(p.h["sec-websocket-key"])).encode())
+        await p.frame(1, "ok")
+
+    async def client(url):
+        ws = await WebSocket.connect(url)
+        return await ws.recv()
+
+    r, _ = scenario(server, client)
+    assert r == "ok"
 
 
 def test_handshake_401_raises_WsError_status_401_TC_A_01_CS():
