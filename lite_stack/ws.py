@@ -18,7 +18,10 @@ What it does and does not do:
   (RFC 6455 §7.4.1, §8.1). Message over ``max_frame`` -> CLOSE 1009 and ``WsError``.
 - Memory bounds: the HTTP response head is read byte by byte up to ``_MAX_HEAD`` bytes (nothing of the
   first frame is consumed); one message is at most ``max_frame`` bytes, checked from the frame header
-  before the payload is read. ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place.
+  before the payload is read. ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place
+  (about 2x the message, transient); ``recv`` one payload buffer (``readinto`` on MicroPython) plus the
+  returned str. Measured on the MicroPython unix port (64-bit): about 0.5 kB of heap held per open
+  connection after the first (which also loads asyncio's stream/lock/event modules, about 4.7 kB).
 - Extensions (permessage-deflate), IPv6 literal hosts and URL user-info are not supported.
 """
 import asyncio

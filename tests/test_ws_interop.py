@@ -210,6 +210,20 @@ def test_wss_self_signed_verified_and_untrusted_refused(tmp_path):
     assert asyncio.run(main()) == EXPECTED
 
 
+def test_wss_url_without_ssl_uses_default_context_and_ws_url_ignores_ssl(tmp_path, monkeypatch):
+    tls, pem, _ = server_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", pem)  # the default context trusts our CSMS certificate
+
+    async def main():
+        async with Server(tls=tls) as s:
+            ws_tls, got = await cpython_scenario(s.url)
+        async with Server() as s:
+            ws_plain, got2 = await cpython_scenario(s.url, ssl=ssl.create_default_context())
+        return got, got2
+
+    assert asyncio.run(main()) == (EXPECTED, EXPECTED)
+
+
 def test_raw_websockets_frames_fragmented_from_server():
     async def handler(ws):
         await ws.send(iter(["[2,", "\"9\",", "\"Reset\",{}]"]))  # fragmented text message

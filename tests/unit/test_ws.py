@@ -271,8 +271,8 @@ def test_handshake_missing_connection_upgrade_raises_WsError():
 
 def test_handshake_header_names_and_upgrade_value_case_insensitive():
     async def server(p):
-        await p.send(("HTTP/1.1 101 Switching Protocols\r\nUPGRADE: WebSocket\r\nconnection: keep-alive, upgrade\r\n"
-                      "sec-websocket-accept:%s\r\nSEC-WEBSOCKET-PROTOCOL:  ocpp2.0.1\r\n\r\n"
+        await p.send(("HTTP/1.1 101 Switching Protocols\r\nUPGRADE: WebSocket\r\n"
+                      "connection: keep-alive, upgrade\r\nsec-websocket-accept:%s\r\nSEC-WEBSOCKET-PROTOCOL:  ocpp2.0.1\r\n\r\n"
                       % _server_accept(p.h["sec-websocket-key"])).encode())
         await p.frame(1, "ok")
 
@@ -677,6 +677,48 @@ def test_server_eof_mid_frame_recv_returns_None():
 
     r, _ = scenario(server, client)
     assert r is None
+
+
+def test_server_eof_mid_payload_recv_returns_None():
+    async def server(p):
+        await p.accept101()
+        await p.send(b"\x81\x7e\x01\x2c" + b"x" * 10)  # announces 300 bytes, sends 10, then EOF
+
+    async def client(url):
+        ws = await WebSocket.connect(url)
+        return await ws.recv(), ws.closed
+
+    (r, closed), _ = scenario(server, client)
+    assert r is None and closed
+
+
+def test_send_while_closing_raises_OSError_and_sends_nothing_RFC6455_5_5_1():
+    async def server(p):
+        await p.accept101()
+        p.close = await p.read_close()
+        await asyncio.sleep(0.3)  # closing window: the client waits for our CLOSE
+        await p.frame(8, struct.pack(">H", 1000))
+        try:
+            p.after = await p.rx(1)
+        except EOFError:
+            p.after = b""
+
+    async def client(url):
+        ws = await WebSocket.connect(url)
+        t = asyncio.create_task(ws.close())
+        await asyncio.sleep(0.1)
+        errors = []
+        for coro in (ws.send("late"), ws.ping()):
+            try:
+                await coro
+            except OSError:
+                errors.append(True)
+        await t
+        return errors, ws.closed
+
+    (errors, closed), p = scenario(server, client)
+    assert errors == [True, True] and closed
+    assert p.close == (1000, b"") and p.after == b""
 
 
 def test_bytes_in_and_out_count_every_wire_byte():
