@@ -1,7 +1,7 @@
 """The compact device model of a Lite Charging Station (OCPP 2.0.1 Part 2, functional block B).
 
 The 54 required variables of Part 2 "Referenced Components and Variables" (+ erratum 2025-01,
-Part 4 §8) plus OCPPCommCtrlr.HeartbeatInterval, for N EVSEs with one connector each, declared
+Part 4 §8) plus OCPPCommCtrlr.HeartbeatInterval and AuthCtrlr.OfflineTxForUnknownIdEnabled, for N EVSEs with one connector each, declared
 in ``device_model.table`` (one packed string per variable, in ROM when frozen). RAM holds one
 list slot per writable (or stack-set) value and nothing per read-only variable: constants are
 parsed from the table or the board module when asked, live values (DateTime, AvailabilityState,

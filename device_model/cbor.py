@@ -2,7 +2,7 @@
 and CPython.
 
 Why an own codec instead of micropython-lib ``cbor2`` (MIT) / PyPI ``cbor2``: the stack persists
-only None, bool, int, str, bytes, list/tuple and dict with str keys, so encoder and decoder fit in
+only None, bool, int, float, str, bytes, list/tuple and dict with str keys, so encoder and decoder fit in
 about 1.3 kB of .mpy (micropython-lib's ``cbor2`` package is larger and carries tags, floats and
 a stream API that this subset never needs), and one codec on both interpreters gives byte-identical
 files, which ``device_model.store.Store`` relies on to skip unchanged writes (flash wear).
@@ -11,7 +11,8 @@ Interoperability with PyPI ``cbor2`` is tested both ways in tests/test_device_mo
 Shapes:
 - ``dumps(obj)`` -> bytes. Deterministic encoding: shortest integer/length heads, definite
   lengths only, map keys sorted length-first then bytewise (RFC 7049 §3.9 canonical, which is
-  what ``cbor2.dumps(obj, canonical=True)`` produces). int range -2**64 .. 2**64-1.
+  what ``cbor2.dumps(obj, canonical=True)`` produces, except that floats are always written as
+  float64). int range -2**64 .. 2**64-1.
   Raises ``TypeError`` for an unsupported type or a non-str map key, ``ValueError`` for an
   int out of range or nesting deeper than ``MAX_DEPTH``.
 - ``encode_into(buf, obj)``: appends the encoding to a ``bytearray`` (no intermediate copy).
@@ -78,6 +79,9 @@ def _enc(out, obj, depth):
         _head(out, 4, len(obj))
         for x in obj:
             _enc(out, x, depth + 1)
+    elif isinstance(obj, float):
+        out.append(0xFB)  # always float64 (meter readings such as Current.Import; board floats
+        out.extend(struct.pack(">d", obj))  # may be 32-bit, widening is exact)
     elif isinstance(obj, dict):
         keys = []
         for k in obj:

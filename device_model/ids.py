@@ -65,4 +65,5 @@ WEBSOCKET_PING_INTERVAL = const(51)      # s, 0 = off
 BASIC_AUTH_PASSWORD = const(52)          # write-only
 ADDITIONAL_ROOT_CERTIFICATE_CHECK = const(53)
 HEARTBEAT_INTERVAL = const(54)           # OCPPCommCtrlr.HeartbeatInterval, s (extra, RW)
-COUNT = const(55)
+OFFLINE_TX_FOR_UNKNOWN_ID = const(55)  # AuthCtrlr.OfflineTxForUnknownIdEnabled (optional, C15)
+COUNT = const(56)

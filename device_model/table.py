@@ -113,6 +113,7 @@ TABLE = (
     "3|BasicAuthPassword||O|s||16|40||@BASIC_AUTH_PASSWORD=|\n"
     "3|AdditionalRootCertificateCheck||R|b|||||false|\n"
     "0|HeartbeatInterval||W|i|s|1|||300|\n"
+    "4|OfflineTxForUnknownIdEnabled||W|b|||||false|\n"
 )
 
 MUTABILITY = {"W": "ReadWrite", "O": "WriteOnly", "r": "ReadOnly", "R": "ReadOnly",

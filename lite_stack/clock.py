@@ -124,14 +124,28 @@ class VirtualClock(Clock):
         await self.sleep_ms(int(s * 1000))
 
     async def wait(self, event, s):
+        """Wait for ``event`` at most ``s`` simulated seconds; True if it was set. The waiter is
+        parked like a sleeper (one deadline entry) and a small relay task wakes it when the event
+        is set, so a long wait costs no polling (a simulated month stays fast)."""
         if event.is_set():
             return True
-        deadline = self._ms + int(s * 1000)
-        while not event.is_set():
-            if self._ms >= deadline:
-                return False
-            await self.sleep_ms(min(100, deadline - self._ms))
-        return True
+        ms = int(s * 1000)
+        if ms <= 0:
+            await asyncio.sleep(0)
+            return event.is_set()
+        if len(self._sleepers) >= self._max:
+            raise OverflowError("VirtualClock: too many sleepers")
+        wake = asyncio.Event()
+        entry = [self._ms + ms, wake]
+        self._sleepers.append(entry)
+        relay = asyncio.create_task(_relay(event, wake))
+        try:
+            await wake.wait()
+        finally:
+            if entry in self._sleepers:
+                self._sleepers.remove(entry)
+            relay.cancel()
+        return event.is_set()
 
     async def run(self, until_ms=None):
         """Drive simulated time until ``until_ms`` (or forever): jump to the earliest deadline
@@ -149,6 +163,11 @@ class VirtualClock(Clock):
             if nxt > self._ms:
                 self._ms = nxt
             self._wake()
+
+
+async def _relay(src, dst):
+    await src.wait()
+    dst.set()
 
 
 def _days_from_civil(y, m, d):

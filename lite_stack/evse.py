@@ -17,6 +17,7 @@ power cut never leaves a Started without its Ended (see ``recover``).
 from device_model import ids
 from lite_stack import meter
 from lite_stack.txqueue import ENDED
+from lite_stack.clock import iso
 
 # Connector statuses (Part 2 ConnectorStatusEnumType)
 AVAILABLE = "Available"
@@ -26,9 +27,10 @@ FAULTED = "Faulted"
 
 
 class Tx:
-    __slots__ = ("id", "seq", "token", "group", "remote_id", "start_ms", "state", "last_sample_ms")
+    __slots__ = ("id", "seq", "token", "group", "remote_id", "start_ms", "state", "last_sample_ms",
+                 "last_ended_ms", "ended", "suspended")
 
-    def __init__(self, tx_id, token, group, remote_id, start_ms):
+    def __init__(self, tx_id, token, group, remote_id, start_ms, ended_limit=8):
         self.id = tx_id
         self.seq = 0
         self.token = token
@@ -37,6 +39,9 @@ class Tx:
         self.start_ms = start_ms
         self.state = "Charging"
         self.last_sample_ms = start_ms
+        self.last_ended_ms = start_ms
+        self.ended = meter.TxEndedBuffer(ended_limit)  # samples for the Ended event (J01/J02)
+        self.suspended = False   # E05 with StopTxOnInvalidId false: no energy, transaction kept
 
 
 class Evse:
@@ -50,6 +55,7 @@ class Evse:
         self.pending_op = None     # ChangeAvailability waiting for the transaction to end (G03.FR.05)
         self.auth = None           # [idToken dict, groupIdToken dict or None, remoteStartId or None, since_ms, trigger]
         self.tx = None
+        self.last_tx_id = None     # the transaction that ended last, until its messages are sent
         self.status = None         # current ConnectorStatus
         self.pending_trigger = None
         self.stop_request = None   # (triggerReason, stoppedReason, idToken or None)
@@ -130,19 +136,35 @@ class Evse:
             self.stop_request = None
             self._end(trig, reason, token)
             return
+        tx = self.tx
         closed = hal.contactor.is_closed()
-        if pilot in "CD" and not closed and not self.fault:
+        if tx.suspended:
+            if closed:
+                hal.contactor.open()
+                closed = False
+            self._offer(0)
+        elif pilot in "CD" and not closed and not self.fault:
             closed = hal.contactor.close()
-        new = "Charging" if closed else ("SuspendedEV" if pilot == "B" else "EVConnected")
-        if new != self.tx.state:
-            self.tx.state = new
-            self.event("Updated", "ChargingStateChanged", charging_state=new)
+        if tx.suspended:
+            new = "SuspendedEVSE"
+        else:
+            new = "Charging" if closed else ("SuspendedEV" if pilot == "B" else "EVConnected")
+        if new != tx.state:
+            tx.state = new
+            self.event("Updated", "Deauthorized" if new == "SuspendedEVSE" else "ChargingStateChanged",
+                       charging_state=new)
         interval = st.dm.get(ids.SAMPLED_TX_UPDATED_INTERVAL)
-        if interval > 0 and now - self.tx.last_sample_ms >= interval * 1000:
-            self.tx.last_sample_ms = now
+        if interval > 0 and now - tx.last_sample_ms >= interval * 1000:
+            tx.last_sample_ms = now
             mv = meter.sample(st, self, ids.SAMPLED_TX_UPDATED_MEASURANDS, "Sample.Periodic")
             if mv:
                 self.event("Updated", "MeterValuePeriodic", meter_values=[mv], droppable=True)
+        interval = st.dm.get(ids.SAMPLED_TX_ENDED_INTERVAL)
+        if interval > 0 and now - tx.last_ended_ms >= interval * 1000:
+            tx.last_ended_ms = now
+            if tx.ended.add(int(st.clock.now()), "Sample.Periodic", meter.read(
+                    hal.meter, st.dm.get(ids.SAMPLED_TX_ENDED_MEASURANDS))):
+                st.persist_tx(self)
 
     # ---- authorization -----------------------------------------------------------------------
     def authorize(self, id_token, group, remote_id=None, trigger="Authorized"):
@@ -163,17 +185,28 @@ class Evse:
         return False
 
     def deauthorize(self):
-        """E05: the CSMS answered a TransactionEvent with a non-Accepted idTokenInfo."""
-        if self.tx and self.st.dm.get(ids.STOP_TX_ON_INVALID_ID):
+        """E05: the CSMS answered a TransactionEvent with a non-Accepted idTokenInfo (also the
+        offline-started transaction of C15). StopTxOnInvalidId true: end the transaction
+        (triggerReason Deauthorized, stoppedReason DeAuthorized; E05.FR.02). False: keep the
+        transaction but stop the energy: contactor open, 0 A offered, chargingState
+        SuspendedEVSE (E05.FR.03; MaxEnergyOnInvalidId is not supported, so no energy at all)."""
+        if not self.tx:
+            return
+        if self.st.dm.get(ids.STOP_TX_ON_INVALID_ID):
             self.stop_request = ("Deauthorized", "DeAuthorized", None)
+        else:
+            self.tx.suspended = True
 
     # ---- transaction events ------------------------------------------------------------------
     def _start(self, now):
         st = self.st
         token, group, remote_id, _, trigger = self.auth
         self.auth = None
-        tx = Tx(st.new_tx_id(), token, group, remote_id, now)
+        tx = Tx(st.new_tx_id(), token, group, remote_id, now, st.tx_ended_limit)
         self.tx = tx
+        if st.dm.get(ids.SAMPLED_TX_ENDED_INTERVAL) > 0:
+            tx.ended.add(int(st.clock.now()), "Transaction.Begin", meter.read(
+                self.hal.meter, st.dm.get(ids.SAMPLED_TX_ENDED_MEASURANDS)))
         st.persist_tx(self)  # E11: survive a power cut between here and the Started event
         mv = meter.sample(st, self, ids.SAMPLED_TX_STARTED_MEASURANDS, "Transaction.Begin")
         self.event("Started", trigger, charging_state="Charging", id_token=token,
@@ -183,13 +216,23 @@ class Evse:
         st = self.st
         self.hal.contactor.open()
         self._offer(0)
-        mv = meter.sample(st, self, ids.SAMPLED_TX_ENDED_MEASURANDS, "Transaction.End")
         self.event("Ended", trigger, stopped_reason=reason, id_token=id_token,
-                   meter_values=[mv] if mv else None,
+                   meter_values=self._ended_values(),
                    charging_state="EVConnected" if self.plugged else "Idle")
+        self.last_tx_id = self.tx.id
         self.tx = None
         st.persist_tx(self)
         st.tx_ended(self)
+
+    def _ended_values(self):
+        """meterValue of the Ended event: the buffered TxEnded samples, then the
+        Transaction.End sample of SampledDataCtrlr.TxEndedMeasurands (J02)."""
+        st = self.st
+        mvs = self.tx.ended.meter_values(iso)
+        mv = meter.sample(st, self, ids.SAMPLED_TX_ENDED_MEASURANDS, "Transaction.End")
+        if mv:
+            mvs.append(mv)
+        return mvs or None
 
     def end_now(self, trigger, reason):
         """End the transaction immediately (Reset Immediate B12, shutdown)."""
@@ -231,7 +274,10 @@ class Evse:
         tx = self.tx
         if not tx:
             return None
-        return {"id": tx.id, "seq": tx.seq, "token": tx.token, "group": tx.group}
+        r = {"id": tx.id, "seq": tx.seq, "token": tx.token, "group": tx.group}
+        if tx.ended.items:
+            r["ended"] = tx.ended.dump()
+        return r
 
     def recover(self, saved):
         """After a reboot with a transaction still open in flash (power cut, crash): end it with
@@ -249,11 +295,13 @@ class Evse:
                 seq = last[1] + 1
         if seq == 0:
             return
-        tx = Tx(saved["id"], saved.get("token"), saved.get("group"), None, st.clock.ms())
+        tx = Tx(saved["id"], saved.get("token"), saved.get("group"), None, st.clock.ms(),
+                st.tx_ended_limit)
         tx.seq = seq
+        if saved.get("ended"):
+            tx.ended.load(saved["ended"])
         self.tx = tx
         reason = "ImmediateReset" if st.boot_reason == "RemoteReset" else "PowerLoss"
-        mv = meter.sample(st, self, ids.SAMPLED_TX_ENDED_MEASURANDS, "Transaction.End")
         self.event("Ended", "AbnormalCondition", stopped_reason=reason,
-                   meter_values=[mv] if mv else None, charging_state="Idle")
+                   meter_values=self._ended_values(), charging_state="Idle")
         self.tx = None

@@ -5,16 +5,23 @@ Energy is sent as an integer in Wh (``Energy.Active.Import.Register`` is the def
 Wh the default unit, so both are omitted to save bytes: Part 2 SampledValueType defaults); other
 measurands carry ``measurand`` and ``unitOfMeasure.unit`` (W, A, V). Measurands the meter HAL does
 not offer are skipped (the device model's valuesList only lists what the meter offers).
+
+Samples for the Ended event (J02 ``SampledDataCtrlr.TxEndedMeasurands/TxEndedInterval``, context
+Sample.Periodic; J01 ``AlignedDataCtrlr.TxEndedMeasurands/TxEndedInterval``, context Sample.Clock)
+are kept in a :class:`TxEndedBuffer` of at most ``board.TX_ENDED_SAMPLES`` entries per
+transaction (default 8).
 """
 from device_model import ids
 
 ENERGY = "Energy.Active.Import.Register"
 _UNITS = {"Power.Active.Import": "W", "Current.Import": "A", "Voltage": "V",
           "Energy.Active.Import.Interval": "Wh", "Power.Offered": "W", "SoC": "Percent"}
+CONTEXTS = ("Sample.Periodic", "Sample.Clock", "Transaction.Begin", "Transaction.End", "Trigger")
 
 
-def sampled_values(meter, measurands, context):
-    """List of SampledValueType for a comma-separated ``measurands`` string."""
+def read(meter, measurands):
+    """The values (int Wh for energy, else the HAL's number) of the comma-separated
+    ``measurands`` the meter offers, as a list of ``[measurand, value]`` pairs."""
     out = []
     if not measurands:
         return out
@@ -23,8 +30,15 @@ def sampled_values(meter, measurands, context):
         if not m or m not in meter.measurands:
             continue
         v = meter.energy_wh() if m == ENERGY else meter.read(m)
-        if v is None:
-            continue
+        if v is not None:
+            out.append([m, v])
+    return out
+
+
+def to_sampled(pairs, context):
+    """List of SampledValueType from ``read`` pairs (Part 2 SampledValueType)."""
+    out = []
+    for m, v in pairs:
         sv = {"value": v, "context": context}
         if m != ENERGY:
             sv["measurand"] = m
@@ -35,6 +49,11 @@ def sampled_values(meter, measurands, context):
     return out
 
 
+def sampled_values(meter, measurands, context):
+    """List of SampledValueType for a comma-separated ``measurands`` string."""
+    return to_sampled(read(meter, measurands), context)
+
+
 def sample(station, evse, vid, context):
     """MeterValueType for the measurands in device-model variable ``vid``, or None if empty."""
     svs = sampled_values(evse.hal.meter, station.dm.get(vid), context)
@@ -43,28 +62,90 @@ def sample(station, evse, vid, context):
     return {"timestamp": station.iso_now(), "sampledValue": svs}
 
 
+class TxEndedBuffer:
+    """Samples collected during a transaction for its Ended event (J01.FR.?/J02: TxEnded*).
+
+    Entries are compact ``[epoch_s, context_index, pairs]`` lists (no dicts until the Ended event
+    is built). Bound: ``limit`` entries. When full, every second entry is dropped (oldest kept,
+    then every other one) and the sampling stride doubles, so the buffer still spans the whole
+    transaction at a coarser interval instead of losing its end or its start. The first and the
+    latest samples are therefore always present.
+    """
+    __slots__ = ("limit", "items", "stride", "ticks")
+
+    def __init__(self, limit=8):
+        self.limit = limit if limit > 1 else 2
+        self.items = []
+        self.stride = 1
+        self.ticks = 0
+
+    def add(self, t, context, pairs):
+        """Offer one sample (epoch s, context name, ``read`` pairs); it is kept according to the
+        current stride. Returns True if it was stored."""
+        if not pairs:
+            return False
+        self.ticks += 1
+        if (self.ticks - 1) % self.stride:
+            return False
+        if len(self.items) >= self.limit:
+            self.items = self.items[::2]
+            self.stride *= 2
+            if (self.ticks - 1) % self.stride:
+                return False
+        self.items.append([t, CONTEXTS.index(context), pairs])
+        return True
+
+    def meter_values(self, iso):
+        """The buffered MeterValueType dicts, oldest first; ``iso`` formats epoch seconds."""
+        return [{"timestamp": iso(t), "sampledValue": to_sampled(p, CONTEXTS[c])}
+                for t, c, p in self.items]
+
+    def dump(self):
+        return [self.stride, self.ticks, self.items]
+
+    def load(self, saved):
+        try:
+            self.stride, self.ticks, items = saved
+            self.items = [list(x) for x in items][-self.limit:]
+        except (TypeError, ValueError):
+            pass
+
+
 def next_aligned(now_s, interval_s):
-    """The next wall-clock multiple of ``interval_s`` after ``now_s`` (J01.FR.? : aligned to
-    midnight UTC multiples of AlignedDataCtrlr.Interval)."""
+    """The next wall-clock multiple of ``interval_s`` after ``now_s`` (J01: aligned to midnight
+    UTC multiples of AlignedDataCtrlr.Interval)."""
     return (now_s // interval_s + 1) * interval_s
 
 
-async def aligned_task(station):
+async def aligned_task(station, vid_interval=ids.ALIGNED_INTERVAL):
     """J01: every AlignedDataCtrlr.Interval seconds, on the wall-clock multiple, send the aligned
     measurands: as MeterValuesRequest for an EVSE without a transaction, and as TransactionEvent
-    Updated (triggerReason MeterValueClock) for one with a transaction (TC_J_01, TC_J_02)."""
+    Updated (triggerReason MeterValueClock) for one with a transaction (TC_J_01, TC_J_02).
+    With ``vid_interval`` = AlignedDataCtrlr.TxEndedInterval the same loop collects the
+    TxEndedMeasurands of running transactions into their Ended buffer (TC_J_03)."""
+    import asyncio
     clock = station.clock
+    ended = vid_interval == ids.ALIGNED_TX_ENDED_INTERVAL
+    changed = asyncio.Event()          # set by the station when the interval variable changes
+    station.var_waiters[vid_interval] = changed
     while True:
-        interval = station.dm.get(ids.ALIGNED_INTERVAL)
+        interval = station.dm.get(vid_interval)
+        changed.clear()
         if interval <= 0:
-            await clock.sleep(10)
+            await clock.wait(changed, 3600)
             continue
         now = clock.now()
         due = next_aligned(now, interval)
-        await clock.sleep(due - now)
-        if station.dm.get(ids.ALIGNED_INTERVAL) != interval or clock.now() < due:
-            continue  # the interval changed (or the clock was set back) while sleeping
+        await clock.wait(changed, due - now)
+        if station.dm.get(vid_interval) != interval or clock.now() < due:
+            continue  # the interval changed (or the clock was set back) while waiting
         for evse in station.evses:
+            if ended:
+                if evse.tx:
+                    evse.tx.ended.add(clock.now(), "Sample.Clock", read(
+                        evse.hal.meter, station.dm.get(ids.ALIGNED_TX_ENDED_MEASURANDS)))
+                    station.persist_tx(evse)
+                continue
             svs = sampled_values(evse.hal.meter, station.dm.get(ids.ALIGNED_MEASURANDS), "Sample.Clock")
             if not svs:
                 continue

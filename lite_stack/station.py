@@ -49,6 +49,7 @@ class Station:
         self.evses = [Evse(self, i + 1, evse_hal[i]) for i in range(n)]
         self.max_current = getattr(board, "MAX_CURRENT_A", 16)
         self.txq = TxQueue(self.store, getattr(board, "TX_QUEUE", 64), 2 * n)
+        self.tx_ended_limit = getattr(board, "TX_ENDED_SAMPLES", 8)
         self.ws_factory = ws_factory
         self.rpc = _rpc.Rpc(self.clock, self._handlers(), getattr(board, "SEND_QUEUE", 8), self._rpc_log)
         self.accepted = False        # BootNotification Accepted in this run
@@ -66,6 +67,7 @@ class Station:
         self.last_call_ms = self.clock.ms()
         self.loop_ms = self.clock.ms()
         self.reported = {}           # evse id -> last status the CSMS was told (dedupe, B04)
+        self.var_waiters = {}        # variable id -> asyncio.Event set when the CSMS changes it
         self._tx_n = 0
         self.conn = None
         state = self.store.load("station") or {}
@@ -184,6 +186,17 @@ class Station:
                 asyncio.create_task(self._notify_status(evse))
 
     async def _notify_status(self, evse, force=False):
+        # E06/G01: after a transaction ended, its queued TransactionEvents (the Ended event) go
+        # before the connector's new status; bounded by MessageTimeout so a silent CSMS cannot
+        # hold the status back.
+        tid = evse.last_tx_id
+        if tid is not None:
+            t0 = self.clock.ms()
+            limit = self.dm.get(ids.MESSAGE_TIMEOUT) * 1000
+            while self.online() and self.txq.has(tid) and self.clock.ms() - t0 < limit:
+                await self.clock.sleep(0.05)
+            if not self.txq.has(tid):
+                evse.last_tx_id = None
         s = evse.status
         if not force and self.reported.get(evse.id) == s:
             return
@@ -214,7 +227,8 @@ class Station:
                  asyncio.create_task(self._boot_task()),
                  asyncio.create_task(self._heartbeat_task()),
                  asyncio.create_task(self._tx_task()),
-                 asyncio.create_task(meter.aligned_task(self))]
+                 asyncio.create_task(meter.aligned_task(self)),
+                 asyncio.create_task(meter.aligned_task(self, ids.ALIGNED_TX_ENDED_INTERVAL))]
         for obj in [self.rfid] + [e.hal.meter for e in self.evses] + [e.hal.contactor for e in self.evses]:
             if hasattr(obj, "task"):
                 tasks.append(asyncio.create_task(obj.task()))
@@ -451,7 +465,15 @@ class Station:
             if e.tx and e.stop_by(tok, None):
                 self.wake()
                 return
-        info = await self.authorize(tok)
+        if self.online():
+            info = await self.authorize(tok)
+        elif self.dm.get(ids.OFFLINE_TX_FOR_UNKNOWN_ID):
+            # C15: offline, unknown IdToken (no cache, no local list) allowed by
+            # OfflineTxForUnknownIdEnabled; the CSMS judges it when the queued Started arrives
+            # (idTokenInfo in TransactionEventResponse, E05 with StopTxOnInvalidId).
+            info = {"status": "Accepted"}
+        else:
+            info = None  # C15.FR.02: offline without unknown-id authorization: no transaction
         status = info.get("status") if info else None
         group = info.get("groupIdToken") if info else None
         if status == "Accepted":
@@ -490,6 +512,9 @@ class Station:
     def _on_var_change(self, vid, value):
         if vid == ids.HEARTBEAT_INTERVAL:
             self._hb_change.set()
+        ev = self.var_waiters.get(vid)
+        if ev:
+            ev.set()
 
     async def _execute_reset(self):
         """B11/B12: end transactions (ImmediateReset), try to deliver the queue briefly, persist the

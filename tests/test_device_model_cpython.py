@@ -184,7 +184,8 @@ def test_TC_B_53_full_inventory_covers_the_54_required_variables(tmp_path):
             assert "value" not in attr
         else:
             assert attr["value"] != "" or dtype == "string"
-    assert list(items) == [("OCPPCommCtrlr", "HeartbeatInterval", None)]   # the one extra
+    assert sorted(items) == [("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None),
+                             ("OCPPCommCtrlr", "HeartbeatInterval", None)]   # the two extras
 
 
 # ---- fuzzing -------------------------------------------------------------------------------

@@ -97,9 +97,15 @@ def test_depth_limit_both_ways():
     assert cbor.loads(cbor.dumps(ok)) == ok
 
 
+def test_floats_round_trip_as_float64_for_meter_readings():
+    # Current.Import 32.2 A in a queued TransactionEvent (J02) must persist
+    assert cbor.dumps(32.2) == unhexlify("fb40401999999999" + "9a")
+    assert cbor.loads(cbor.dumps({"value": 32.2})) == {"value": 32.2}
+    assert cbor.loads(cbor.dumps(-0.5)) == -0.5
+
+
 def test_encoder_rejects_unsupported_types_and_ranges():
     raises(TypeError, cbor.dumps, {1: "int key"})
-    raises(TypeError, cbor.dumps, 1.5)
     raises(TypeError, cbor.dumps, {"s": set([1])})
     raises(ValueError, cbor.dumps, 18446744073709551616)
     raises(ValueError, cbor.dumps, -18446744073709551617)

@@ -76,9 +76,9 @@ def status(results):
 
 # ---- table ---------------------------------------------------------------------------------
 
-def test_table_declares_55_variables_in_id_order():
-    assert table.COUNT == ids.COUNT == 55
-    assert table.TABLE.count("\n") == 55 and table.TABLE.endswith("\n")
+def test_table_declares_56_variables_in_id_order():
+    assert table.COUNT == ids.COUNT == 56
+    assert table.TABLE.count("\n") == 56 and table.TABLE.endswith("\n")
     names = {}
     for vid in range(table.COUNT):
         f = table.row(vid).split("|")
@@ -95,8 +95,10 @@ def test_table_declares_55_variables_in_id_order():
     assert table.field(ids.BASIC_AUTH_PASSWORD, 3) == "O"
     assert table.field(ids.NETWORK_CONFIGURATION_PRIORITY, 10) == "B"
     assert table.field(ids.HEARTBEAT_INTERVAL, 10) == ""
+    assert table.field(ids.OFFLINE_TX_FOR_UNKNOWN_ID, 1) == "OfflineTxForUnknownIdEnabled"
     # RAM slots only for what the CSMS or the stack can write: 25 RW + 1 WO + 2 stack-set + HB
-    assert NSLOTS == 29
+    # + OfflineTxForUnknownIdEnabled
+    assert NSLOTS == 30
     assert SLOT[ids.MESSAGE_TIMEOUT] == NO_SLOT and SLOT[ids.HEARTBEAT_INTERVAL] != NO_SLOT
 
 
@@ -533,7 +535,7 @@ def test_B07_TC_B_13_TC_B_53_full_inventory_has_every_variable_once_per_evse():
     for evses in (1, 2):
         dm, _ = make(evses=evses, live=Live())
         items = _all_items(dm, "FullInventory")
-        assert len(items) == 47 + 8 * evses
+        assert len(items) == 48 + 8 * evses
         keys = {}
         for it in items:
             c = it["component"]
@@ -569,7 +571,7 @@ def test_B07_TC_B_12_configuration_inventory_is_the_writable_variables():
     dm, _ = make()
     items = _all_items(dm, "ConfigurationInventory")
     muts = [it["variableAttribute"][0]["mutability"] for it in items]
-    assert len(items) == 27 and muts.count("WriteOnly") == 1
+    assert len(items) == 28 and muts.count("WriteOnly") == 1
     assert all(m in ("ReadWrite", "WriteOnly") for m in muts)
 
 
@@ -583,7 +585,7 @@ def test_B07_parts_fit_bytes_per_message_and_items_per_message():
             parts.append(p)
             flags.append(dm.report_tbc)
         assert flags == [True] * (len(parts) - 1) + [False]
-        assert sum(len(p) for p in parts) == 63
+        assert sum(len(p) for p in parts) == 64
         for seq, p in enumerate(parts):
             assert 0 < len(p) <= n_items
             frame = json.dumps([2, "0123456789abcdef0123456789abcdef0123", "NotifyReport",
