@@ -116,7 +116,7 @@ def test_B03_rejected_retries_after_interval_and_stays_silent_TC_B_03_CS():
     scenario(s, boot_status="Rejected")
 
 
-def test_E02_cable_first_local_start_stop_on_unplug_TC_E_03_CS_TC_E_37_CS():
+def test_E02_cable_first_local_start_stop_on_unplug_TC_E_01_CS_TC_E_03_CS_TC_E_37_CS():
     async def s(rig):
         await rig.boot()
         rig.evse().pilot.plug_in()
@@ -191,7 +191,7 @@ def test_C01_invalid_token_does_not_start_TC_C_02_CS():
     scenario(s)
 
 
-def test_E07_local_stop_same_token_TC_E_07_CS():
+def test_E07_local_stop_same_token_TC_E_07_CS_TC_E_06_CS():
     async def s(rig):
         await rig.boot()
         rig.evse().pilot.plug_in()
@@ -229,7 +229,7 @@ def test_C09_group_id_stop_and_different_token_no_stop_TC_C_39_CS_TC_C_04_CS():
     scenario(s)
 
 
-def test_F02_remote_start_first_then_plug_and_remote_stop_TC_F_03_CS_TC_F_08_CS():
+def test_F02_remote_start_first_then_plug_and_remote_stop_TC_F_03_CS_TC_F_08_CS_TC_E_35_CS():
     async def s(rig):
         await rig.boot()
         r = await rig.csms.call("RequestStartTransaction", {
