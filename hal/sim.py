@@ -51,19 +51,25 @@ class SimContactor(Contactor):
         self.pilot = pilot
         self.closed = False
         self.error = None
+        self.meter = None  # the SimMeter integrating energy while closed
+
+    def _set(self, closed):
+        if closed != self.closed and self.meter is not None:
+            self.meter._update()  # integrate up to the switching moment at the old state
+        self.closed = closed
 
     def close(self):
         if self.error or self.pilot.state() not in "CD" or self.pilot.amps < 6:
             return False
-        self.closed = True
+        self._set(True)
         return True
 
     def open(self):
-        self.closed = False
+        self._set(False)
 
     def is_closed(self):
         if self.closed and self.pilot.state() not in "CD":
-            self.closed = False  # EV opened S2 / unplugged: the relay drops out
+            self._set(False)  # EV opened S2 / unplugged: the relay drops out
         return self.closed
 
     def fault(self):
@@ -82,6 +88,8 @@ class SimMeter(EnergyMeter):
         self.phases = phases
         self._mwh = start_wh * 1000
         self._t = clock.ms()
+        if hasattr(contactor, "meter"):
+            contactor.meter = self
 
     def _update(self):
         t = self.clock.ms()
@@ -89,6 +97,11 @@ class SimMeter(EnergyMeter):
         self._t = t
         if dt > 0 and self.contactor.is_closed():
             self._mwh += self.set_power * dt // 3600  # W * ms / 3600 = mWh
+
+    def set_load(self, power_w):
+        """The EV's power draw from now on (W); energy so far is integrated at the old power."""
+        self._update()
+        self.set_power = power_w
 
     def energy_wh(self):
         self._update()

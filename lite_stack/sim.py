@@ -88,7 +88,7 @@ def apply_event(line, evse_hal, rfid):
         p = ev.get("power_w")
         if not isinstance(p, (int, float)) or isinstance(p, bool) or p < 0:
             return "power_w must be a number >= 0"
-        h.meter.set_power = int(p)
+        h.meter.set_load(int(p))
     else:
         return "unknown cmd"
     return None

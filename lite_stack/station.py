@@ -306,14 +306,29 @@ class Station:
                 pass
 
     async def _ping_task(self, conn):
+        """Part 4 §5.2 WebSocketPingInterval: PING every interval; a PING whose PONG has not come
+        back one interval later means a dead connection (e.g. a mobile NAT mapping dropped
+        silently): close it so the reconnect starts now instead of after a TCP timeout."""
+        sent = None
         while True:
             iv = self.dm.get(ids.WEBSOCKET_PING_INTERVAL)
             await self.clock.sleep(iv if iv > 0 else 60)
-            if iv > 0 and hasattr(conn, "ping"):
+            if iv <= 0 or not hasattr(conn, "ping"):
+                sent = None
+                continue
+            pong = getattr(conn, "last_pong_ms", -1)   # -1: this transport reports no PONGs
+            if sent is not None and pong != -1 and (pong is None or pong < sent):
+                self.log("no PONG within %d s: closing the connection" % iv)
                 try:
-                    await conn.ping()
+                    await conn.close()
                 except Exception:
-                    return
+                    pass
+                return
+            try:
+                sent = self.clock.ms()
+                await conn.ping()
+            except Exception:
+                return
 
     async def _back_online(self):
         """B04: after reconnecting, report every connector status if the station was offline longer

@@ -36,7 +36,7 @@ def test_C15_E12_offline_unknown_id_transaction_replayed_with_offline_flag_TC_C_
         await rig.settle(5)
         assert rig.te() == [] and rig.csms.of("Authorize") == []
         rig.csms.online = True
-        await rig.settle(60)
+        await rig.settle(200)   # reconnect back-off after ~5 min of failed attempts
         te = rig.te()
         assert [t["eventType"] for t in te][0] == "Started" and te[-1]["eventType"] == "Ended"
         assert [t["seqNo"] for t in te] == list(range(len(te)))
@@ -403,4 +403,28 @@ def test_F06_trigger_status_meter_values_transaction_event_TC_F_23_CS_TC_F_11_CS
         assert t["eventType"] == "Updated" and t["triggerReason"] == "Trigger"
         assert t["transactionInfo"]["chargingState"] == "Charging"
         assert t["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+    scenario(s)
+
+
+# ---- Part 4 §5.2: WebSocket PING without PONG ---------------------------------------------------
+
+def test_websocket_ping_without_pong_closes_and_reconnects():
+    async def s(rig):
+        await rig.boot()
+        await _set(rig, "OCPPCommCtrlr", "WebSocketPingInterval", "30")
+        conn = rig.csms.conn
+        conn.last_pong_ms = None
+
+        async def ping_answered():
+            conn.last_pong_ms = rig.clock.ms()
+        conn.ping = ping_answered
+        await rig.settle(200)
+        assert rig.csms.connects == 1          # PONGs come back: the connection stays
+
+        async def ping_lost():                 # the NAT mapping is gone: no PONG any more
+            pass
+        conn.ping = ping_lost
+        await rig.settle(65)
+        assert rig.csms.connects == 2 and conn.closed
+        assert any("no PONG" in line for line in rig.logs)
     scenario(s)
