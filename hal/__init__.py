@@ -14,7 +14,10 @@ Interfaces (duck-typed; the classes below document the shapes and give safe defa
   charging not allowed); ``open()``; ``is_closed()`` from the feedback contact (or the commanded
   state without one); ``fault()`` -> None or a short error code string (e.g. "Welded").
 - ``EnergyMeter``: ``energy_wh()`` -> int Wh import register; ``power_w()`` -> int W;
-  ``measurands`` tuple of OCPP measurand names it can deliver; ``read(measurand)`` -> number.
+  ``measurands`` tuple of OCPP measurand names it can deliver; ``read(measurand)`` -> number;
+  optional ``set_energy_wh(wh)`` for meters whose register lives in RAM (S0 pulse counter,
+  simulator): the station restores the register it persisted so that it never runs backwards
+  across a reboot (a Modbus meter keeps its own register and has no such method).
 - ``RfidReader``: ``poll()`` -> None or ``(id_token, token_type)`` once per swipe, e.g.
   ``("AB12CD34", "ISO14443")`` (UID as upper-case hex, Part 2 IdTokenEnumType).
 - ``ConnectorLock`` (socket outlets only): ``unlock()`` -> bool.

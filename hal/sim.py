@@ -98,6 +98,11 @@ class SimMeter(EnergyMeter):
         if dt > 0 and self.contactor.is_closed():
             self._mwh += self.set_power * dt // 3600  # W * ms / 3600 = mWh
 
+    def set_energy_wh(self, wh):
+        """Restore the import register (Wh) after a reboot (the station keeps it in flash)."""
+        self._update()
+        self._mwh = int(wh) * 1000
+
     def set_load(self, power_w):
         """The EV's power draw from now on (W); energy so far is integrated at the old power."""
         self._update()

@@ -274,10 +274,20 @@ class Evse:
         tx = self.tx
         if not tx:
             return None
-        r = {"id": tx.id, "seq": tx.seq, "token": tx.token, "group": tx.group}
+        r = {"id": tx.id, "seq": tx.seq, "token": tx.token, "group": tx.group,
+             "wh": self.hal.meter.energy_wh()}
         if tx.ended.items:
             r["ended"] = tx.ended.dump()
         return r
+
+    def restore_register(self, wh):
+        """After a reboot: a meter whose import register lives in RAM (S0, simulator) restarts
+        at 0; set it back to the last value this station persisted, so energy never runs
+        backwards within a transaction or across transactions (J: Energy.Active.Import.Register
+        is a register, not an interval)."""
+        m = self.hal.meter
+        if isinstance(wh, int) and hasattr(m, "set_energy_wh") and m.energy_wh() < wh:
+            m.set_energy_wh(wh)
 
     def recover(self, saved):
         """After a reboot with a transaction still open in flash (power cut, crash): end it with
@@ -286,6 +296,7 @@ class Evse:
         queued (then the CSMS never heard of it and nothing is owed)."""
         st = self.st
         q = st.txq
+        self.restore_register(saved.get("wh"))
         last = q.last(saved["id"])
         seq = saved["seq"]
         if last is not None:

@@ -104,7 +104,12 @@ class Station:
             self.store.save(name, s)
 
     def _recover(self):
-        """E11/E12 after a power cut: end transactions that were open in flash."""
+        """E11/E12 after a power cut: end transactions that were open in flash. First restore the
+        meter registers persisted at the last transaction end (``meter`` record)."""
+        regs = self.store.load("meter") or []
+        for e in self.evses:
+            if e.id - 1 < len(regs):
+                e.restore_register(regs[e.id - 1])
         for e in self.evses:
             saved = self.store.load("tx%d" % e.id)
             if saved:
@@ -113,6 +118,7 @@ class Station:
                 except Exception as ex:
                     self.log("recover EVSE %d failed: %s" % (e.id, ex))
                 self.store.remove("tx%d" % e.id)
+                self.save_registers()
 
     def new_tx_id(self):
         """A transactionId unique across reboots (<= 36 chars): boot prefix + counter."""
@@ -206,8 +212,17 @@ class Station:
         if r is None and self.reported.get(evse.id) == s:
             del self.reported[evse.id]  # not delivered: tell again when back online (B04)
 
+    def save_registers(self):
+        """Persist every EVSE's energy register (Wh), read back by ``_recover`` after a reboot."""
+        try:
+            self.store.save("meter", [e.hal.meter.energy_wh() for e in self.evses])
+        except Exception as ex:
+            self.log("meter register not saved: %s" % ex)
+
     def tx_ended(self, evse):
-        """A transaction ended: apply a Scheduled ChangeAvailability / Reset (G03.FR.05, B12.FR.01)."""
+        """A transaction ended: persist the registers; apply a Scheduled ChangeAvailability /
+        Reset (G03.FR.05, B12.FR.01)."""
+        self.save_registers()
         if evse.pending_op is not None:
             evse.operative = evse.pending_op
             evse.pending_op = None

@@ -428,3 +428,39 @@ def test_websocket_ping_without_pong_closes_and_reconnects():
         assert rig.csms.connects == 2 and conn.closed
         assert any("no PONG" in line for line in rig.logs)
     scenario(s)
+
+
+def test_J_energy_register_never_runs_backwards_across_power_cuts():
+    """A RAM-held register (S0 counter, simulator) restarts at 0 on boot; the station restores
+    the value it persisted, so the PowerLoss Ended and the next transaction continue from it."""
+    from tests.unit.util import tmpdir
+    d = tmpdir("wh")
+
+    async def first(rig):
+        await rig.boot()
+        await _set(rig, "SampledDataCtrlr", "TxUpdatedInterval", "60")
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(600)          # 7.4 kW x 10 min = ~1233 Wh, then the power goes
+
+    async def second(rig):
+        await rig.boot()
+        await rig.settle(10)
+        assert rig.evse().meter.energy_wh() >= 1100   # the last persisted reading (9 min), restored
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(5)
+        rig.evse().pilot.plug_out()
+        await rig.settle(5)
+        return rig.te()
+
+    async def third(rig):                # after a normal end, the register is persisted too
+        await rig.boot()
+        await rig.settle(2)
+        return rig.evse().meter.energy_wh()
+    scenario(first, state_dir=d)
+    te = scenario(second, state_dir=d)
+    wh = [sv["value"] for t in te for mv in t.get("meterValue", ()) for sv in mv["sampledValue"]
+          if "measurand" not in sv]
+    assert wh == sorted(wh) and wh[0] >= 0 and wh[-1] >= 1100, wh
+    assert scenario(third, state_dir=d) >= wh[-1]
