@@ -152,7 +152,7 @@ def main(argv=None):
                     "data (30 simulated days) and CPU per message, side by side with the "
                     "alternatives, against the OCPP2.Lite targets (50 kB RAM, 200 kB ROM, 25 MB a "
                     "month). Writes bench.json, bench.md and PNG plots.")
-    ap.add_argument("what", nargs="*", choices=MODULES + ("all",), default=["all"],
+    ap.add_argument("what", nargs="*", metavar="{rom,ram,data,cpu,all}",
                     help="measurements to run (default all)")
     ap.add_argument("--quick", action="store_true",
                     help="the fast deterministic subset used by the CI guard (no bisection, no TLS, "
@@ -163,7 +163,10 @@ def main(argv=None):
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = ap.parse_args(argv)
-    names = MODULES if "all" in a.what else tuple(n for n in MODULES if n in a.what)
+    bad = [w for w in a.what if w not in MODULES + ("all",)]
+    if bad:
+        ap.error("unknown measurement %s (choose from %s, all)" % (", ".join(bad), ", ".join(MODULES)))
+    names = MODULES if not a.what or "all" in a.what else tuple(n for n in MODULES if n in a.what)
     results = run_modules(names, a.quick, a.port, progress=not a.no_progress,
                           log=lambda s: print(s, file=sys.stderr))
     files = write_report(results, a.out, plots=not a.no_plots, quick=a.quick)

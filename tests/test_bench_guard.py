@@ -69,3 +69,20 @@ def test_misses_reports_a_figure_over_its_target_and_a_failed_module():
     assert cli.misses(fake) == [("rom", "ROM"), ("data", "RuntimeError: boom")]
     table = cli.headline_table(fake)
     assert "**misses**" in table and "**failed**" in table
+
+
+def test_cli_help_and_unknown_measurement(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    assert "50 kB RAM" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main(["flash"])
+    assert e.value.code == 2
+
+
+def test_cli_quick_rom_writes_report_and_exits_0(tmp_path, capsys):
+    assert cli.main(["rom", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "ROM" in out and "meets" in out
+    assert os.path.exists(os.path.join(str(tmp_path), "rom.png"))
