@@ -90,7 +90,12 @@ def headline_table(results):
             continue
         for h in r["headline"]:
             label, value, unit, target, ok = h
-            tgt = "" if target is None else "≤ %s %s" % (_fmt(target), unit)
+            if target is None:
+                tgt = ""
+            elif ok is None:  # a published figure to compare with, not a target
+                tgt = "cf. %s %s" % (_fmt(target), unit)
+            else:
+                tgt = "≤ %s %s" % (_fmt(target), unit)
             verdict = "" if ok is None else ("meets" if ok else "**misses**")
             rows.append("| %s | %s %s | %s | %s |" % (label, _fmt(value), unit, tgt, verdict))
     return "\n".join(rows)
@@ -116,7 +121,10 @@ def write_report(results, out_dir, plots=True, quick=False):
         if r is None or "error" in r:
             continue
         mod = importlib.import_module("bench." + name)
-        md += ["## " + TITLES[name], "", mod.markdown(r["result"]).strip(), ""]
+        body = mod.markdown(r["result"]).strip()
+        if not body.startswith("#"):
+            md += ["## " + TITLES[name], ""]
+        md += [body, ""]
         if plots and hasattr(mod, "plot"):
             png = os.path.join(out_dir, name + ".png")
             try:

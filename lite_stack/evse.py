@@ -216,6 +216,7 @@ class Evse:
         st = self.st
         self.hal.contactor.open()
         self._offer(0)
+        st.save_registers()  # before the Ended is queued: a power cut after it keeps the register
         self.event("Ended", trigger, stopped_reason=reason, id_token=id_token,
                    meter_values=self._ended_values(),
                    charging_state="EVConnected" if self.plugged else "Idle")
@@ -298,6 +299,10 @@ class Evse:
         q = st.txq
         self.restore_register(saved.get("wh"))
         last = q.last(saved["id"])
+        if last is not None and last[1] + 1 > saved["seq"]:
+            # a power cut between queuing an event and persisting the transaction: that newer
+            # event's register reading is the floor for the Ended (never backwards)
+            self.restore_register(meter.register_in(q.last_msg(saved["id"])))
         seq = saved["seq"]
         if last is not None:
             if last[0] == ENDED:

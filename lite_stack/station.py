@@ -220,9 +220,8 @@ class Station:
             self.log("meter register not saved: %s" % ex)
 
     def tx_ended(self, evse):
-        """A transaction ended: persist the registers; apply a Scheduled ChangeAvailability /
-        Reset (G03.FR.05, B12.FR.01)."""
-        self.save_registers()
+        """A transaction ended: apply a Scheduled ChangeAvailability / Reset (G03.FR.05,
+        B12.FR.01)."""
         if evse.pending_op is not None:
             evse.operative = evse.pending_op
             evse.pending_op = None

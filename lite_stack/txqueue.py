@@ -103,6 +103,14 @@ class TxQueue:
                 r = (k[2], k[3])
         return r
 
+    def last_msg(self, tx_id):
+        """The payload of the newest queued message of ``tx_id`` (read from flash), or None."""
+        r = None
+        for k in self._keys:
+            if k[1] == tx_id:
+                r = k
+        return self.store.load("txq.%08d" % r[0]) if r else None
+
     def has_type(self, tx_id, code):
         for k in self._keys:
             if k[1] == tx_id and k[2] == code:

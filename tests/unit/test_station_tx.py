@@ -6,6 +6,7 @@ from hal.sim import make_sim_evse, SimRfid
 from lite_stack import meter
 from lite_stack.clock import parse_iso, VirtualClock
 from tests.unit.test_station import scenario
+from tests.unit.util import tmpdir
 
 
 def _set(rig, comp, var, value):
@@ -464,3 +465,38 @@ def test_J_energy_register_never_runs_backwards_across_power_cuts():
           if "measurand" not in sv]
     assert wh == sorted(wh) and wh[0] >= 0 and wh[-1] >= 1100, wh
     assert scenario(third, state_dir=d) >= wh[-1]
+
+
+def _energy(te):
+    return [(t["seqNo"], t["eventType"], sv["value"]) for t in te for mv in t.get("meterValue", ())
+            for sv in mv["sampledValue"] if "measurand" not in sv]
+
+
+def test_E12_powerloss_ended_energy_not_below_a_queued_updated_not_yet_in_the_tx_state():
+    """A power cut between queuing an Updated event and persisting the transaction (found by the
+    SIGKILL campaign): the recovered Ended takes the queued event's register as its floor."""
+    d = tmpdir("pcwh")
+
+    async def first(rig):
+        await rig.boot()
+        await _set(rig, "SampledDataCtrlr", "TxUpdatedInterval", "60")
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(5)            # Started delivered, transaction persisted with wh ~ 0
+        await _offline(rig)            # so the Updated stays queued, as it does when the power goes
+
+        def cut(evse):                 # the power goes right after the next txq.push: nothing the
+            pass                       # station does after that reaches the flash
+        rig.station.persist_tx = cut
+        await rig.settle(60)           # Updated MeterValuePeriodic (~125 Wh) queued, not persisted
+        return rig.te()
+
+    async def second(rig):             # reboot: recover() ends the transaction with PowerLoss
+        await rig.boot()
+        await rig.settle(5)
+        return rig.te()
+    te = scenario(first, state_dir=d) + scenario(second, state_dir=d)
+    wh = _energy(te)
+    assert te[-1]["transactionInfo"].get("stoppedReason") == "PowerLoss", te[-1]
+    vals = [v for _, _, v in wh]
+    assert vals == sorted(vals), "energy register runs backwards: %s" % (wh,)
