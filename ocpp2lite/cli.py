@@ -4,7 +4,7 @@
   ocpp2lite csms     the embedded OCPP 2.0.1 CSMS on loopback (built on the `ocpp` library)
   ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
   ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
-  ocpp2lite bench    footprint and data-usage measurements
+  ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
 """
 import sys
 
