@@ -299,9 +299,10 @@ class Evse:
         q = st.txq
         self.restore_register(saved.get("wh"))
         last = q.last(saved["id"])
-        if last is not None and last[1] + 1 > saved["seq"]:
-            # a power cut between queuing an event and persisting the transaction: that newer
-            # event's register reading is the floor for the Ended (never backwards)
+        if last is not None:
+            # the newest queued event of this transaction may be newer than the persisted state
+            # (a power cut between queuing it and persisting the transaction, or before the
+            # station cleared a recovered transaction): its register reading is the floor
             self.restore_register(meter.register_in(q.last_msg(saved["id"])))
         seq = saved["seq"]
         if last is not None:

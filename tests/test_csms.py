@@ -518,7 +518,7 @@ def test_csms_main_serves_logs_every_frame_and_stops_on_ctrl_c():
         assert "station CLI1 connected" in lines[0]
         assert "CS -> CSMS  Authorize" in lines[1] and "CSMS -> CS  Authorize.result" in lines[2]
         p.send_signal(signal.SIGINT)
-        assert p.wait(10) == 0
+        assert p.wait(30) == 0   # generous: CI machines can be loaded
     finally:
         if p.poll() is None:
             p.kill()
