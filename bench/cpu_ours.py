@@ -36,6 +36,12 @@ import os
 import sys
 
 try:
+    from bench.mpfs import rmtree
+except ImportError:  # run as a script from the repository root: MicroPython puts bench/ first
+    sys.path.insert(0, ".")
+    from bench.mpfs import rmtree
+
+try:
     from time import ticks_us, ticks_diff
 except ImportError:  # CPython
     from time import perf_counter_ns
@@ -114,21 +120,6 @@ class MemStore:
 
     def names(self, prefix=""):
         return sorted(n for n in self.d if n.startswith(prefix))
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.listdir(p)
-            rmtree(p)
-        except OSError:
-            os.remove(p)
-    os.rmdir(path)
 
 
 def state_dir():

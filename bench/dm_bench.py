@@ -25,6 +25,7 @@ import sys
 
 if "" not in sys.path:
     sys.path.insert(0, "")
+from bench.mpfs import rmtree, romfs_image  # noqa: E402  (after the path is set)
 MP = sys.implementation.name == "micropython"
 MICROOCPP_RO_RAM = 94
 MICROOCPP_RW_RAM = 142
@@ -51,21 +52,6 @@ def _size(path):
         return os.stat(path)[6]
     except OSError:
         return None
-
-
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.listdir(p)
-            _rmtree(p)
-        except OSError:
-            os.remove(p)
-    os.rmdir(path)
 
 
 def _mkdir(path):
@@ -97,37 +83,6 @@ def compile_mpy():
     return sizes
 
 
-# ---- ROMFS image (format of micropython's VfsRom, as written by mpremote's romfs builder) ----
-
-def _uint(v):
-    out = [v & 0x7F]
-    v >>= 7
-    while v:
-        out.insert(0, 0x80 | (v & 0x7F))
-        v >>= 7
-    return bytes(out)
-
-
-def _rec(kind, payload):
-    return _uint(kind) + _uint(len(payload)) + payload
-
-
-def romfs_image(dirname, files):
-    """ROMFS image with ``files`` ({name: bytes}) in directory ``dirname`` ("" = top level)."""
-    body = bytearray()
-    for fn in files:
-        name = fn.encode()
-        body += _rec(5, _uint(len(name)) + name + _rec(2, files[fn]))   # file, verbatim data
-    if dirname:
-        dn = dirname.encode()
-        body = bytearray(_rec(4, _uint(len(dn)) + dn + body))            # directory
-    hdr = b"\xd2\xcd\x31"
-    ln = _uint(len(body))
-    if (len(hdr) + len(ln) + len(body)) % 2:
-        ln = b"\x80" + ln
-    return bytes(hdr + ln + body)
-
-
 # ---- child: one import in a fresh interpreter -----------------------------------------------
 
 def child():
@@ -143,10 +98,10 @@ def child():
         if what == "package":
             files = {}
             for m in MODULES:
-                files[m + ".mpy"] = _read("%s/device_model/%s.mpy" % (MPY_DIR, m))
-            img = romfs_image("device_model", files)
+                files["device_model/" + m + ".mpy"] = _read("%s/device_model/%s.mpy" % (MPY_DIR, m))
+            img = romfs_image(files)
         else:
-            img = romfs_image("", {what + ".mpy": _read("%s/device_model/%s.mpy" % (MPY_DIR, what))})
+            img = romfs_image({what + ".mpy": _read("%s/device_model/%s.mpy" % (MPY_DIR, what))})
         vfs.mount(vfs.VfsRom(img), ROM)
         path = ROM
     elif mode == "mpy":
@@ -229,7 +184,7 @@ def main():
     for what in ("table", "ids", "cbor", "package"):
         for mode in modes:
             imports[(what, mode)] = measure(what, mode)
-    _rmtree(STATE)
+    rmtree(STATE)
 
     from boards import desktop
     import hal  # noqa: F401
@@ -312,7 +267,7 @@ def main():
         print("  device_model/%-12s %6s B" % (m + ".py", s if s is not None else "n/a"))
     print("  total                     %6d B  (table.mpy: about %d B per variable)"
           % (total, (sizes["table"] or 0) // n_rows))
-    _rmtree(STATE)
+    rmtree(STATE)
 
 
 if "--alone" in sys.argv:

@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 
+from bench.mpfs import romfs_image  # noqa: F401  (ram.romfs_image is public)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_WORKING_SET_KB = 50
 DEFAULT_HEAP = "512k"
@@ -68,41 +70,7 @@ def micropython_exe():
     return exe
 
 
-# ---- ROMFS image ------------------------------------------------------------------------------
-
-def _uint(v):
-    out = [v & 0x7F]
-    v >>= 7
-    while v:
-        out.insert(0, 0x80 | (v & 0x7F))
-        v >>= 7
-    return bytes(out)
-
-
-def _rec(kind, payload):
-    return _uint(kind) + _uint(len(payload)) + payload
-
-
-def romfs_image(files):
-    """A ROMFS image (``vfs.VfsRom`` format, as ``mpremote romfs`` writes it) holding ``files``:
-    {"pkg/name.mpy": bytes} (one directory level) -> bytes."""
-    dirs = {}
-    top = bytearray()
-    for path in sorted(files):
-        d, _, name = path.rpartition("/")
-        rec = _rec(5, _uint(len(name)) + name.encode() + _rec(2, files[path]))  # file, verbatim
-        if d:
-            dirs.setdefault(d, bytearray()).extend(rec)
-        else:
-            top += rec
-    for d in sorted(dirs):
-        top += _rec(4, _uint(len(d)) + d.encode() + bytes(dirs[d]))            # directory
-    hdr = b"\xd2\xcd\x31"
-    ln = _uint(len(top))
-    if (len(hdr) + len(ln) + len(top)) % 2:
-        ln = b"\x80" + ln
-    return bytes(hdr + ln + top)
-
+# ---- ROMFS image (the writer is bench.mpfs.romfs_image) --------------------------------------
 
 def rom_sources(root=ROOT):
     """Repository-relative paths of the .py files compiled into the ROMFS image."""

@@ -3,6 +3,8 @@
 import asyncio
 import os
 
+from bench.mpfs import rmtree  # noqa: F401  (tests use util.rmtree)
+
 _n = [0]
 
 
@@ -18,21 +20,6 @@ def raises(exc, fn, *args, **kw):
     except exc as e:
         return e
     raise AssertionError("did not raise %s" % exc)
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.listdir(p)
-            rmtree(p)
-        except OSError:
-            os.remove(p)
-    os.rmdir(path)
 
 
 def tmpdir(tag="t"):
