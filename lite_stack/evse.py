@@ -141,13 +141,11 @@ class Evse:
         if tx.suspended:
             if closed:
                 hal.contactor.open()
-                closed = False
             self._offer(0)
-        elif pilot in "CD" and not closed and not self.fault:
-            closed = hal.contactor.close()
-        if tx.suspended:
             new = "SuspendedEVSE"
         else:
+            if pilot in "CD" and not closed and not self.fault:
+                closed = hal.contactor.close()
             new = "Charging" if closed else ("SuspendedEV" if pilot == "B" else "EVConnected")
         if new != tx.state:
             tx.state = new
@@ -299,13 +297,12 @@ class Evse:
         q = st.txq
         self.restore_register(saved.get("wh"))
         last = q.last(saved["id"])
+        seq = saved["seq"]
         if last is not None:
             # the newest queued event of this transaction may be newer than the persisted state
             # (a power cut between queuing it and persisting the transaction, or before the
             # station cleared a recovered transaction): its register reading is the floor
             self.restore_register(meter.register_in(q.last_msg(saved["id"])))
-        seq = saved["seq"]
-        if last is not None:
             if last[0] == ENDED:
                 return
             if last[1] + 1 > seq:

@@ -107,18 +107,21 @@ class Station:
         """E11/E12 after a power cut: end transactions that were open in flash. First restore the
         meter registers persisted at the last transaction end (``meter`` record)."""
         regs = self.store.load("meter") or []
+        done = []
         for e in self.evses:
             if e.id - 1 < len(regs):
                 e.restore_register(regs[e.id - 1])
-        for e in self.evses:
             saved = self.store.load("tx%d" % e.id)
             if saved:
                 try:
                     e.recover(saved)
                 except Exception as ex:
                     self.log("recover EVSE %d failed: %s" % (e.id, ex))
-                self.store.remove("tx%d" % e.id)
-                self.save_registers()
+                done.append("tx%d" % e.id)
+        if done:
+            self.save_registers()  # before the transactions go: a cut in between keeps both
+            for name in done:
+                self.store.remove(name)
 
     def new_tx_id(self):
         """A transactionId unique across reboots (<= 36 chars): boot prefix + counter."""
