@@ -125,7 +125,9 @@ async def main_async(settings=None):
         elif holder[0]:
             holder[0].wake()
 
-    asyncio.create_task(_stdin_lines(on_line))
+    # keep a reference: CPython's loop holds tasks weakly, and a collected reader task would
+    # silently stop the hardware events ("Task was destroyed but it is pending")
+    stdin_task = asyncio.create_task(_stdin_lines(on_line))  # noqa: F841
     while True:
         station = Station(settings, board, clock, hal, log=log)
         holder[0] = station
