@@ -1,4 +1,5 @@
-"""Meter values (Part 2 J01 clock-aligned, J02 sampled) built from the meter HAL.
+"""Meter readings as OCPP MeterValueType/SampledValueType (Part 2 J01, J02), from the meter HAL:
+the shared helpers of the transactions and metering blocks.
 
 A MeterValueType is ``{"timestamp": RFC 3339, "sampledValue": [SampledValueType, ...]}``.
 Energy is sent as an integer in Wh (``Energy.Active.Import.Register`` is the default measurand and
@@ -11,7 +12,6 @@ Sample.Periodic; J01 ``AlignedDataCtrlr.TxEndedMeasurands/TxEndedInterval``, con
 are kept in a :class:`TxEndedBuffer` of at most ``board.TX_ENDED_SAMPLES`` entries per
 transaction (default 8).
 """
-from device_model import ids
 
 ENERGY = "Energy.Active.Import.Register"
 _UNITS = {"Power.Active.Import": "W", "Current.Import": "A", "Voltage": "V",
@@ -54,12 +54,14 @@ def sampled_values(meter, measurands, context):
     return to_sampled(read(meter, measurands), context)
 
 
-def sample(station, evse, vid, context):
-    """MeterValueType for the measurands in device-model variable ``vid``, or None if empty."""
-    svs = sampled_values(evse.hal.meter, station.dm.get(vid), context)
+def sample(ctx, evse, vid, context):
+    """MeterValueType of EVSE ``evse``'s meter for the measurands in device-model variable ``vid``
+    (``ctx``: anything with ``dm`` and ``iso_now()``, e.g. ``lite_stack.context.Context``), or
+    None when there is nothing to send."""
+    svs = sampled_values(evse.hal.meter, ctx.dm.get(vid), context)
     if not svs:
         return None
-    return {"timestamp": station.iso_now(), "sampledValue": svs}
+    return {"timestamp": ctx.iso_now(), "sampledValue": svs}
 
 
 def register_in(msg):
@@ -78,7 +80,8 @@ def register_in(msg):
 
 
 class TxEndedBuffer:
-    """Samples collected during a transaction for its Ended event (J01.FR.?/J02: TxEnded*).
+    """Samples collected during a transaction for its Ended event (AlignedDataCtrlr.TxEnded*,
+    J01; SampledDataCtrlr.TxEnded*, J02).
 
     Entries are compact ``[epoch_s, context_index, pairs]`` lists (no dicts until the Ended event
     is built). Bound: ``limit`` entries. When full, every second entry is dropped (oldest kept,
@@ -124,48 +127,3 @@ class TxEndedBuffer:
             self.items = [list(x) for x in items][-self.limit:]
         except (TypeError, ValueError):
             pass
-
-
-def next_aligned(now_s, interval_s):
-    """The next wall-clock multiple of ``interval_s`` after ``now_s`` (J01: aligned to midnight
-    UTC multiples of AlignedDataCtrlr.Interval)."""
-    return (now_s // interval_s + 1) * interval_s
-
-
-async def aligned_task(station, vid_interval=ids.ALIGNED_INTERVAL):
-    """J01: every AlignedDataCtrlr.Interval seconds, on the wall-clock multiple, send the aligned
-    measurands: as MeterValuesRequest for an EVSE without a transaction, and as TransactionEvent
-    Updated (triggerReason MeterValueClock) for one with a transaction (TC_J_01, TC_J_02).
-    With ``vid_interval`` = AlignedDataCtrlr.TxEndedInterval the same loop collects the
-    TxEndedMeasurands of running transactions into their Ended buffer (TC_J_03)."""
-    import asyncio
-    clock = station.clock
-    ended = vid_interval == ids.ALIGNED_TX_ENDED_INTERVAL
-    changed = asyncio.Event()          # set by the station when the interval variable changes
-    station.var_waiters[vid_interval] = changed
-    while True:
-        interval = station.dm.get(vid_interval)
-        changed.clear()
-        if interval <= 0:
-            await clock.wait(changed, 3600)
-            continue
-        now = clock.now()
-        due = next_aligned(now, interval)
-        await clock.wait(changed, due - now)
-        if station.dm.get(vid_interval) != interval or clock.now() < due:
-            continue  # the interval changed (or the clock was set back) while waiting
-        for evse in station.evses:
-            if ended:
-                if evse.tx:
-                    evse.tx.ended.add(clock.now(), "Sample.Clock", read(
-                        evse.hal.meter, station.dm.get(ids.ALIGNED_TX_ENDED_MEASURANDS)))
-                    station.persist_tx(evse)
-                continue
-            svs = sampled_values(evse.hal.meter, station.dm.get(ids.ALIGNED_MEASURANDS), "Sample.Clock")
-            if not svs:
-                continue
-            mv = {"timestamp": station.iso_now(), "sampledValue": svs}
-            if evse.tx:
-                evse.event("Updated", "MeterValueClock", meter_values=[mv], droppable=True)
-            elif station.accepted:
-                await station.send("MeterValues", {"evseId": evse.id, "meterValue": [mv]})

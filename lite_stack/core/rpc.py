@@ -12,7 +12,7 @@ Rules kept here:
   ``RpcTimeout``; a CALLERROR answer raises ``CallError``.
 - Every inbound CALL is answered exactly once: by the handler's payload, or by a CALLERROR —
   NotImplemented (unknown action), FormatViolation / TypeConstraintViolation /
-  OccurrenceConstraintViolation / PropertyConstraintViolation (schema, lite_stack.validate),
+  OccurrenceConstraintViolation / PropertyConstraintViolation (schema, lite_stack.core.validate),
   InternalError (handler failure). Unparseable frames get ``[4,"-1","RpcFrameworkError",...]``
   (Part 4 §4.2.3: "-1" when the messageId cannot be read); an unknown MessageTypeId gets
   MessageTypeNotSupported. Nothing here ever raises out of ``on_frame``.
@@ -20,7 +20,7 @@ Rules kept here:
 import asyncio
 import json
 
-from lite_stack import validate
+from lite_stack.core import validate
 
 CALL = 2
 CALLRESULT = 3
@@ -59,10 +59,11 @@ def dumps(obj):
 class Rpc:
     """The message layer of one station.
 
-    handlers: dict action -> callable(payload) returning the response payload dict, or a
-    ``CallError`` instance to answer with, or raising ``CallError``. A handler may append
-    zero-argument coroutine functions to ``rpc.after`` (at most ``MAX_AFTER``); they start as tasks
-    once the response has been sent (e.g. the triggered message of F06, the Reset of B11/B12).
+    handlers: object with ``get(action)`` -> callable(payload) or None (a dict, or the station's
+    router): the callable returns the response payload dict, or a ``CallError`` instance to
+    answer with, or raises ``CallError``. A handler may queue zero-argument coroutine functions
+    with ``add_after`` (at most ``MAX_AFTER``); they start as tasks once the response has been
+    sent (e.g. the triggered message of F06, the Reset of B11/B12).
     log: callable(direction, text) or None, direction "<" received, ">" sent.
     """
 
@@ -76,6 +77,7 @@ class Rpc:
         self.conn = None
         self.after = []
         self.gate = None  # callable(action) -> CallError or None: refuse inbound CALLs (e.g. boot Rejected)
+        self.spawn = asyncio.create_task  # the station sets its bounded TaskSet.spawn
         self._lock = asyncio.Lock()
         self._ev = asyncio.Event()
         self._waiting = 0
@@ -93,6 +95,14 @@ class Rpc:
         """A messageId unique across reboots: 8 hex digits random per boot + a counter (<= 36 chars)."""
         self._n += 1
         return "%s-%d" % (self._prefix, self._n)
+
+    def add_after(self, fn):
+        """Queue the zero-argument coroutine function ``fn`` to start once the response to the CALL
+        being handled has been sent. Bound: ``MAX_AFTER`` per CALL; one more is dropped (logged)."""
+        if len(self.after) >= self.MAX_AFTER:
+            self._report(OverflowError("more than %d jobs after one CALL" % self.MAX_AFTER))
+            return
+        self.after.append(fn)
 
     def busy(self):
         """Number of CALLs waiting or outstanding."""
@@ -235,7 +245,7 @@ class Rpc:
             pass
         after, self.after = self.after, []
         for fn in after:  # as tasks: they may send CALLs, which need this receive loop running
-            asyncio.create_task(self._run_after(fn))
+            self.spawn(self._run_after(fn))
 
     async def _run_after(self, fn):
         try:

@@ -13,7 +13,7 @@ Regenerate with ``python -m ocpp2lite.gen_schemas``. Source: the OCPP 2.0.1 JSON
     FirmwareStatusNotificationResponse, LogStatusNotificationResponse, DataTransferResponse,
     NotifyCustomerInformationResponse, SignCertificateResponse
 
-Format (read by lite_stack/validate.py):
+Format (read by lite_stack/core/validate.py):
 - STRS: action names, property names and enumeration values; one enumeration's values are
   contiguous, so an enumeration is (first index, count).
 - NUMS: numeric bounds (minimum / maximum) referenced by index.

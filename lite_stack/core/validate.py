@@ -7,7 +7,7 @@ the payload is valid, else ``(error_code, description)`` ready for a CALLERROR (
 section 4.2.3): ``error_code`` an OCPP-J error code (Part 4 section 4.3), ``description`` at most
 255 characters naming the offending field, e.g. ``"getVariableData[0].component.name: required"``.
 
-The tables (lite_stack/schemas.py) are generated from the ``ocpp`` package's schemas by
+The tables (lite_stack/core/schemas.py) are generated from the ``ocpp`` package's schemas by
 ``python -m ocpp2lite.gen_schemas``; which messages are covered is the SCHEMAS tuple there.
 
 Semantics are those of jsonschema's ``Draft4Validator`` (what the ``ocpp`` library uses for
@@ -79,7 +79,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-from lite_stack.schemas import BLOB, NUMS, STRS
+from lite_stack.core.schemas import BLOB, NUMS, STRS
 
 MAX_DEPTH = const(16)
 DESCRIPTION_MAX = const(255)  # CALLERROR errorDescription is string[255] (Part 4 section 4.2.3)

@@ -1,0 +1,108 @@
+"""The OCPP 2.0.1 functional blocks (Part 2), one module each, and the router of CSMS requests.
+
+Resident blocks are imported by the station at start and live as long as it does; each is a class
+built with the station's ``lite_stack.context.Context`` and owns its handlers (``HANDLERS``:
+action -> method name), its TriggerMessage entries (``ctx.triggers``), its tasks (``tasks()``),
+its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its state:
+
+  A security       SecurityEventNotification (A04)                         blocks/security.py
+  B provisioning   B01-B04 registration, B05/B06 Get/SetVariables,
+                   B11/B12 Reset                                           blocks/provisioning.py
+  C authorization  C01 Authorize, C15 offline, ClearCache (C11)            blocks/authorization.py
+  E transactions   E01-E10, E14 and the TransactionEvent sender E11-E13    blocks/transactions.py
+  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
+  G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
+  J metering       J01 clock-aligned meter values                          blocks/metering.py
+
+On-demand blocks (``ON_DEMAND``: action -> module name) are rare: the router imports the module
+when its action arrives and drops it from ``sys.modules`` when its work is done, so its function
+objects go back to the GC heap while it sleeps. Such a module has ``handle(ctx, action, payload,
+done)``; it returns the response payload and calls ``done()`` once all its work (including jobs
+run after the response) has ended:
+
+  B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
+  P  data transfer DataTransfer (P01/P02)                                  blocks/datatransfer.py
+
+Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
+security profiles and certificates (A, M: ``security`` / ``certificates``), firmware update (L:
+``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
+``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
+``reservation``).
+"""
+import sys
+
+ON_DEMAND = {
+    "GetBaseReport": "report",
+    "DataTransfer": "datatransfer",
+}
+
+_PKG = "lite_stack.blocks"
+
+
+def load(name):
+    """Import the block module ``lite_stack.blocks.<name>`` and return it."""
+    full = _PKG + "." + name
+    __import__(full)
+    return sys.modules[full]
+
+
+def release(*names):
+    """Forget the modules ``names`` (full dotted names): out of ``sys.modules`` and off their parent
+    package, so nothing references their code objects any more and the GC can take them back."""
+    for full in names:
+        if full in sys.modules:
+            del sys.modules[full]
+        i = full.rfind(".")
+        parent = sys.modules.get(full[:i])
+        if parent is not None:
+            try:
+                delattr(parent, full[i + 1:])
+            except (AttributeError, TypeError):
+                pass
+
+
+class Router:
+    """The handler table of ``Rpc``: resident handlers by action, on-demand blocks by name.
+
+    ``get(action)`` -> callable(payload) or None (-> CALLERROR NotImplemented). An on-demand block
+    is loaded on the first of its actions and released when the last job using it has called
+    ``done`` (a count per module: two requests in flight keep it loaded)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.table = {}
+        self.busy = {}   # on-demand module name -> requests not yet done
+
+    def add(self, block):
+        for action in block.HANDLERS:
+            self.table[action] = getattr(block, block.HANDLERS[action])
+
+    def get(self, action):
+        h = self.table.get(action)
+        if h is not None:
+            return h
+        name = ON_DEMAND.get(action)
+        if name is None:
+            return None
+        return lambda p: self._demand(name, action, p)
+
+    def _demand(self, name, action, payload):
+        mod = load(name)
+        self.busy[name] = self.busy.get(name, 0) + 1
+        finished = [False]
+
+        def done():
+            if finished[0]:
+                return
+            finished[0] = True
+            n = self.busy.get(name, 1) - 1
+            if n > 0:
+                self.busy[name] = n
+                return
+            self.busy.pop(name, None)
+            release(_PKG + "." + name, *getattr(mod, "RELEASE", ()))
+        try:
+            return mod.handle(self.ctx, action, payload, done)
+        except Exception:
+            done()
+            raise

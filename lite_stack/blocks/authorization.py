@@ -1,0 +1,125 @@
+"""C Authorization (Part 2 C01, C09, C15; ClearCache C11) and the authorization side of E03/F01.
+
+A presented IdToken (event ``token``):
+1. E07/C09 local stop: the IdToken of a running transaction, or one whose groupIdToken equals the
+   transaction's (after authorization), ends it (event ``stop``: StopAuthorized / Local).
+2. Otherwise it is looked up through the chain ``self.lookups`` (async callables
+   ``(idToken dict) -> idTokenInfo dict or None``, first non-None answer wins; today: the CSMS
+   Authorize when online (C01), then the offline rule C15: with
+   AuthCtrlr.OfflineTxForUnknownIdEnabled an unknown IdToken is Accepted offline and judged by
+   the CSMS when the queued Started arrives (E05); without it nothing starts (C15.FR.02)). A
+   local list (D), an authorization cache (C10) or reservations (H) plug in here.
+3. Accepted: the authorization is held on an EVSE (``Evse.auth``), a plugged-in one first, for
+   the next power-path close (the transactions block starts the transaction).
+RequestStartTransaction (event ``remote_start``): with AuthCtrlr.AuthorizeRemoteStart the IdToken
+is authorized first (F01.FR.xx, TC_F_02), else held at once with trigger RemoteStart.
+EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).
+ClearCache: Rejected, there is no cache (C11.FR.04).
+"""
+from device_model import ids
+
+
+class Authorization:
+    HANDLERS = {"ClearCache": "clear_cache"}
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.lookups = [self._csms, self._offline]
+
+    def clear_cache(self, p):
+        return {"status": "Rejected"}
+
+    def on_event(self, kind, evse, data):
+        if kind == "token":
+            return self.present({"idToken": data[0], "type": data[1]})
+        if kind == "remote_start":
+            self._remote_start(evse, data)
+        if kind == "plugged":
+            if evse.auth and not evse.tx:
+                evse.auth[4] = "CablePluggedIn"
+        elif kind == "unplugged":
+            evse.auth = None
+
+    def poll(self, e, now):
+        if e.auth and not e.plugged and not e.tx:
+            if now - e.auth[3] >= self.ctx.dm.get(ids.EV_CONNECTION_TIMEOUT) * 1000:
+                self.ctx.log("EVSE %d: EVConnectionTimeOut, authorization cleared" % e.id)
+                e.auth = None
+
+    def hold(self, e, tok, group, remote_id=None, trigger="Authorized"):
+        """Hold an authorization on EVSE ``e`` for the next power-path close (C01 / F01 / F02)."""
+        e.auth = [tok, group, remote_id, self.ctx.clock.ms(), trigger]
+        self.ctx.wake()
+
+    # ---- lookup chain -----------------------------------------------------------------------------
+    async def lookup(self, tok):
+        for fn in self.lookups:
+            info = await fn(tok)
+            if info is not None:
+                return info
+        return None
+
+    async def _csms(self, tok):
+        """C01: AuthorizeRequest while online; the idTokenInfo, or None (offline, no answer)."""
+        if not self.ctx.online():
+            return None
+        r = await self.ctx.send("Authorize", {"idToken": tok})
+        return r.get("idTokenInfo") if r else None
+
+    async def _offline(self, tok):
+        if not self.ctx.online() and self.ctx.dm.get(ids.OFFLINE_TX_FOR_UNKNOWN_ID):
+            return {"status": "Accepted"}  # C15
+        return None
+
+    # ---- presented IdToken ------------------------------------------------------------------------
+    def _stop_by(self, tok, group):
+        """E07/C09: the EVSE whose transaction ``tok`` (or its group) may stop, or None."""
+        for e in self.ctx.evses:
+            tx = e.tx
+            if not tx:
+                continue
+            same = tx.token and tx.token.get("idToken") == tok.get("idToken") \
+                and tx.token.get("type") == tok.get("type")
+            if same or (group and tx.group and group.get("idToken") == tx.group.get("idToken")):
+                self.ctx.emit("stop", e, ("StopAuthorized", "Local", None if same else tok))
+                self.ctx.wake()
+                return e
+        return None
+
+    async def present(self, tok):
+        """An IdToken was presented at the reader (C01; E07 local stop)."""
+        ctx = self.ctx
+        if self._stop_by(tok, None):
+            return
+        info = await self.lookup(tok)
+        status = info.get("status") if info else None
+        if status != "Accepted":
+            ctx.log("IdToken %s not authorized: %s" % (tok["idToken"], status))
+            return
+        group = info.get("groupIdToken")
+        if self._stop_by(tok, group):
+            return
+        target = None
+        for e in ctx.evses:
+            if not e.tx and ctx.may_start(e) and e.plugged and not e.auth:
+                target = e
+                break
+        if target is None:
+            for e in ctx.evses:
+                if not e.tx and ctx.may_start(e) and not e.auth:
+                    target = e
+                    break
+        if target:
+            self.hold(target, tok, group)
+
+    def _remote_start(self, e, data):
+        tok, group, rid = data
+        if not self.ctx.dm.get(ids.AUTHORIZE_REMOTE_START):
+            self.hold(e, tok, group, rid, "RemoteStart")
+            return
+
+        async def authorize_then_hold():  # after the RequestStartTransactionResponse
+            info = await self._csms(tok)
+            if info and info.get("status") == "Accepted":
+                self.hold(e, tok, info.get("groupIdToken"), rid, "RemoteStart")
+        self.ctx.after(authorize_then_hold)

@@ -1,0 +1,147 @@
+"""B Provisioning (Part 2 B01-B03 registration, B05/B06 Set/GetVariables, B11/B12 Reset; B07
+GetBaseReport is the on-demand block ``report``).
+
+Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp, or
+RemoteReset after a Reset, persisted in store record ``boot``); while Pending or Rejected nothing
+else is sent (B02.FR.02/B03.FR.02) except what a TriggerMessage asks for during Pending; retries
+after ``interval`` (B02.FR.01/B03.FR.01), or ``BOOT_RETRY_S`` when the CSMS gives 0 or no answer.
+A TriggerMessage(BootNotification) during Pending cuts the wait short (F06.FR.17: Rejected once
+Accepted). Accepted: HeartbeatInterval from ``interval`` (B01.FR.04), the clock from
+``currentTime``, then the event ``accepted`` (statuses, security events, queued transactions).
+
+Reset (B11/B12): ``Immediate``, or ``OnIdle`` with no transaction: Accepted, executed after the
+response. ``OnIdle`` during a transaction: Scheduled; no new transaction starts
+(``ctx.reset_pending``) and the Reset runs when the last transaction has ended (B12.FR.01). A
+per-EVSE Reset is Rejected (UnsupportedRequest; TC_B_28/TC_B_29 are optional). Executing: every
+transaction ends (ResetCommand / ImmediateReset), the queue gets up to 5 s to drain, the next
+boot reason RemoteReset is persisted, then ``done`` is set and the station returns "reset".
+"""
+import asyncio
+
+from device_model import ids
+from lite_stack.clock import parse_iso
+from lite_stack.core.rpc import CallError, dumps
+
+BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
+STORE = "boot"
+
+
+def _status(s, reason=None):
+    r = {"status": s}
+    if reason:
+        r["statusInfo"] = {"reasonCode": reason}
+    return r
+
+
+class Provisioning:
+    HANDLERS = {"GetVariables": "get_variables", "SetVariables": "set_variables", "Reset": "reset"}
+
+    def __init__(self, ctx, connected):
+        """``connected``: the link's asyncio.Event, set while a WebSocket is open."""
+        self.ctx = ctx
+        self.connected = connected
+        self.boot_reason = (ctx.store.load(STORE) or {}).get("boot", "PowerUp")
+        ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
+        self._trigger = asyncio.Event()
+        self._reset_now = asyncio.Event()
+        self.done = asyncio.Event()       # set when a Reset has been executed
+        if self.boot_reason != "PowerUp":
+            self._save()                  # the reason is told once: the next boot is PowerUp
+        ctx.triggers["BootNotification"] = self.trigger_boot
+
+    def _save(self, boot="PowerUp"):
+        self.ctx.store.save(STORE, {"boot": boot})
+
+    def tasks(self):
+        return [self._boot_task(), self._reset_task()]
+
+    # ---- B01-B03 ---------------------------------------------------------------------------------
+    async def _boot_task(self):
+        ctx = self.ctx
+        board = ctx.board
+        while not ctx.accepted:
+            await self.connected.wait()
+            payload = {"reason": self.boot_reason, "chargingStation": {
+                "model": board.MODEL, "vendorName": board.VENDOR,
+                "serialNumber": board.SERIAL, "firmwareVersion": board.FIRMWARE_VERSION}}
+            self._trigger.clear()
+            r = await ctx.send("BootNotification", payload)
+            interval = BOOT_RETRY_S
+            if r is not None:
+                ctx.registration = r["status"]
+                try:
+                    ctx.clock.set_time(parse_iso(r["currentTime"]))
+                except ValueError:
+                    pass
+                if r["interval"] > 0:
+                    interval = r["interval"]
+                if r["status"] == "Accepted":
+                    if r["interval"] > 0:
+                        ctx.dm.set(ids.HEARTBEAT_INTERVAL, r["interval"])
+                    ctx.accepted = True
+                    ctx.log("registration Accepted")
+                    reason = self.boot_reason
+                    self.boot_reason = "PowerUp"
+                    await ctx.emit_wait("accepted", None, reason)
+                    return
+            elif ctx.rpc.conn is None:
+                continue
+            await ctx.clock.wait(self._trigger, interval)
+
+    def trigger_boot(self, targets):
+        if self.ctx.accepted:
+            return "Rejected"  # F06.FR.17 (TC_F_26)
+
+        async def fire():
+            self._trigger.set()
+        self.ctx.after(fire)
+        return "Accepted"
+
+    # ---- B05/B06 -----------------------------------------------------------------------------------
+    def _check_size(self, action, n_items, p):
+        code = self.ctx.dm.check_request_size(action, n_items, len(dumps(p)))
+        if code:
+            # B06.FR.16/B06.FR.17, B05.FR.11
+            raise CallError(code, action + " above ItemsPerMessage/BytesPerMessage")
+
+    def get_variables(self, p):
+        items = p["getVariableData"]
+        self._check_size("GetVariables", len(items), p)
+        return {"getVariableResult": self.ctx.dm.get_variables(items)}
+
+    def set_variables(self, p):
+        items = p["setVariableData"]
+        self._check_size("SetVariables", len(items), p)
+        return {"setVariableResult": self.ctx.dm.set_variables(items)}
+
+    # ---- B11/B12 -------------------------------------------------------------------------------------
+    def reset(self, p):
+        ctx = self.ctx
+        if "evseId" in p:
+            return _status("Rejected", "UnsupportedRequest")
+        kind = p["type"]
+        if kind == "OnIdle" and any(e.tx for e in ctx.evses):
+            ctx.reset_pending = "OnIdle"
+            return _status("Scheduled")  # B12.FR.01
+
+        async def fire():
+            self._reset_now.set()
+        ctx.after(fire)
+        return _status("Accepted")
+
+    def on_event(self, kind, evse, data):
+        if kind == "tx_ended" and self.ctx.reset_pending == "OnIdle" \
+                and not any(e.tx for e in self.ctx.evses):
+            self._reset_now.set()
+
+    async def _reset_task(self):
+        ctx = self.ctx
+        await self._reset_now.wait()
+        ctx.emit("end_all", None, ("ResetCommand", "ImmediateReset"))
+        self.boot_reason = "RemoteReset"
+        self._save("RemoteReset")
+        for _ in range(50):
+            if not len(ctx.queue) or not ctx.online():
+                break
+            await ctx.clock.sleep(0.1)
+        self.done.set()

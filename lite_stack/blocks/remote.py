@@ -1,0 +1,76 @@
+"""F Remote control (Part 2 F01-F06).
+
+- F01/F02 RequestStartTransaction: Rejected before registration, for an unknown EVSE, one with a
+  transaction or a held authorization, or one that may not start (Inoperative, faulted, Reset
+  pending); else Accepted and the IdToken goes to the authorization block (event
+  ``remote_start``). Without ``evseId`` the first free EVSE is chosen. ``chargingProfile`` is
+  ignored: no Smart Charging (TC_K_38 n/a).
+- F03 RequestStopTransaction: Accepted for a running transaction (event ``stop``: RemoteStop /
+  Remote), else Rejected (F03.FR.08, TC_F_09).
+- F05 UnlockConnector: UnknownConnector, OngoingAuthorizedTransaction (F05.FR.02), Unlocked, or
+  UnlockFailed when the board has no lock or its driver reports a failure.
+- F06 TriggerMessage: routed to the block that owns the requested message (``ctx.triggers``);
+  NotImplemented for a message no block offers; Rejected for an unknown EVSE/connector.
+"""
+
+
+def _status(s):
+    return {"status": s}
+
+
+class Remote:
+    HANDLERS = {"RequestStartTransaction": "request_start", "RequestStopTransaction": "request_stop",
+                "UnlockConnector": "unlock_connector", "TriggerMessage": "trigger_message"}
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def request_start(self, p):
+        ctx = self.ctx
+        eid = p.get("evseId")
+        e = None
+        if eid is not None:
+            e = ctx.evse(eid)
+        else:
+            for x in ctx.evses:
+                if not x.tx and not x.auth and ctx.may_start(x):
+                    e = x
+                    break
+        if e is None or e.tx or e.auth or not ctx.may_start(e) or not ctx.accepted:
+            return _status("Rejected")
+        ctx.emit("remote_start", e, (p["idToken"], p.get("groupIdToken"), p["remoteStartId"]))
+        return _status("Accepted")
+
+    def request_stop(self, p):
+        ctx = self.ctx
+        for e in ctx.evses:
+            if e.tx and e.tx.id == p["transactionId"]:
+                ctx.emit("stop", e, ("RemoteStop", "Remote", None))
+                ctx.wake()
+                return _status("Accepted")
+        return _status("Rejected")
+
+    def unlock_connector(self, p):
+        e = self.ctx.evse(p["evseId"])
+        if e is None or p["connectorId"] != 1:
+            return _status("UnknownConnector")
+        if e.tx:
+            return _status("OngoingAuthorizedTransaction")
+        lock = e.hal.lock
+        if lock is None or not lock.unlock():
+            return _status("UnlockFailed")
+        return _status("Unlocked")
+
+    def trigger_message(self, p):
+        ctx = self.ctx
+        targets = ctx.evses
+        ev = p.get("evse")
+        if ev is not None:
+            e = ctx.evse(ev.get("id"))
+            if e is None or ev.get("connectorId", 1) != 1:
+                return _status("Rejected")
+            targets = [e]
+        fn = ctx.triggers.get(p["requestedMessage"])
+        if fn is None:
+            return _status("NotImplemented")
+        return _status(fn(targets))

@@ -1,0 +1,211 @@
+"""The narrow view a functional block gets of the Charging Station (``Context``), and the one
+bounded task set.
+
+A block (``lite_stack/blocks/<block>.py``) never sees the station or another block. It gets a
+``Context`` and talks through it:
+
+- ``clock`` (the one injectable clock), ``dm`` (device model), ``store`` (persisted records; each
+  block owns the record names it writes), ``board`` (constants), ``evses`` (list of
+  ``lite_stack.evse.Evse``: the shared connector state), ``queue`` (the persisted
+  TransactionEvent queue, ``lite_stack.txqueue.TxQueue``), ``log(text)``.
+- ``await send(action, payload)``: a non-transaction CALL; the response payload, or None when it
+  could not be delivered (offline, send queue full, timeout, CALLERROR).
+- ``emit(kind, evse, data)``: an event to every block that has ``on_event``, called at once in
+  the order the blocks were composed; a block that has async work returns a coroutine, which
+  runs as a task (``emit``) or is awaited in order (``await emit_wait(...)``). Events:
+    ``connected``: None, None (WebSocket open)          ``disconnected``: None, None
+    ``accepted``: None, boot reason (B01 registration Accepted in this run)
+    ``plugged`` / ``unplugged``: evse, None (control pilot left/entered state A)
+    ``fault``: evse, fault code or None (cleared)
+    ``token``: None, (idToken, type) presented at the reader (C01)
+    ``remote_start``: evse, (idToken dict, groupIdToken or None, remoteStartId) (F01/F02)
+    ``stop``: evse, (triggerReason, stoppedReason, idToken or None) (E07, F03, ...)
+    ``end_all``: None, (triggerReason, stoppedReason) (B12 Reset)
+    ``tx_started`` / ``tx_ended``: evse, transactionId
+    ``meter_clock``: evse, MeterValueType (J01 aligned sample while a transaction runs)
+    ``meter_clock_ended``: evse, ``[[measurand, value], ...]`` (J01 TxEnded aligned sample)
+    ``var``: None, (variable id, value) after the CSMS changed a variable (B05)
+    ``security``: None, (SecurityEventEnumType text, techInfo or None) (A04)
+- ``triggers``: dict requestedMessage -> callable(targets) -> status string, filled by the block
+  that owns the message, used by TriggerMessage (F06).
+- ``after(fn)``: run the zero-argument coroutine function ``fn`` once the response to the CALL
+  being handled has been sent (F06 triggered messages, B07 NotifyReport parts, B11 Reset).
+- ``spawn(coro)``: start a task in the station's one bounded task set (``TaskSet``).
+- Shared station state, each field written by one block only: ``accepted``/``registration``
+  and ``boot_reason`` (provisioning: this start's BootReasonEnumType), ``operative`` (availability: the Charging Station-level Operative flag, G04),
+  ``reset_pending`` (provisioning: "OnIdle" while a Reset waits for transactions, B12.FR.01),
+  ``last_call_ms`` (any CALL; the heartbeat block reads it, G02.FR.02), ``offline_since``
+  (link).
+"""
+import asyncio
+
+from device_model import ids
+from lite_stack.clock import iso
+from lite_stack.core import rpc as _rpc
+
+
+class TaskSet:
+    """The station's fire-and-forget tasks (status notifications, token handling, jobs after a
+    response), each kept referenced until it ends: CPython's loop holds tasks weakly, so an
+    unreferenced task can be collected mid-run.
+
+    Bound: ``limit`` tasks (board ``TASKS``, default 8). When full, ``spawn`` closes the new
+    coroutine without running it, counts it in ``refused``, and returns None: the callers are
+    paths that a later event repeats (a status is re-sent on change or reconnect; a card can be
+    presented again), never the transaction queue, which has its own task."""
+
+    def __init__(self, limit=8, log=None):
+        self.limit = limit
+        self.refused = 0
+        self._log = log
+        self._tasks = []
+
+    def __len__(self):
+        return len(self._tasks)
+
+    def spawn(self, coro):
+        if len(self._tasks) >= self.limit:
+            self.refused += 1
+            try:
+                coro.close()
+            except Exception:
+                pass
+            if self._log:
+                self._log("task set full (%d): a job was refused" % self.limit)
+            return None
+        t = asyncio.create_task(self._run(coro))
+        self._tasks.append(t)
+        return t
+
+    async def _run(self, coro):
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a block bug must never take the station down
+            if self._log:
+                self._log("task failed: %s %s" % (type(e).__name__, e))
+        finally:
+            self._forget()
+
+    def _forget(self):
+        cur = asyncio.current_task()
+        for i in range(len(self._tasks)):
+            if self._tasks[i] is cur:
+                self._tasks.pop(i)
+                return
+
+    def cancel(self):
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+
+
+class Context:
+    """See the module docstring. Built by ``lite_stack.station.Station``."""
+
+    def __init__(self, clock, dm, store, board, evses, queue, rpc, log=None):
+        self.clock = clock
+        self.dm = dm
+        self.store = store
+        self.board = board
+        self.evses = evses
+        self.queue = queue
+        self.rpc = rpc
+        self._log = log
+        self.tasks = TaskSet(getattr(board, "TASKS", 8), self.log)
+        self.triggers = {}
+        self._subs = []
+        self.accepted = False
+        self.registration = None
+        self.operative = True
+        self.reset_pending = None
+        self.boot_reason = "PowerUp"
+        self.last_call_ms = clock.ms()
+        self.offline_since = clock.ms()
+        self.wake_ev = asyncio.Event()
+
+    def log(self, text):
+        if self._log:
+            self._log(text)
+
+    def subscribe(self, block):
+        self._subs.append(block)
+
+    def _fire(self, kind, evse, data):
+        jobs = None
+        for b in self._subs:
+            try:
+                c = b.on_event(kind, evse, data)
+            except Exception as e:
+                self.log("event %s failed: %s %s" % (kind, type(e).__name__, e))
+                continue
+            if c is not None:
+                if jobs is None:
+                    jobs = []
+                jobs.append(c)
+        return jobs
+
+    def emit(self, kind, evse=None, data=None):
+        """Tell every subscribed block; a coroutine a block returns runs as a task."""
+        for c in self._fire(kind, evse, data) or ():
+            self.spawn(c)
+
+    async def emit_wait(self, kind, evse=None, data=None):
+        """As ``emit``, but the blocks' coroutines run one after the other, in composition order,
+        before this returns (e.g. after registration: statuses, then security events)."""
+        jobs = self._fire(kind, evse, data) or ()
+        i = 0
+        try:
+            while i < len(jobs):
+                c = jobs[i]
+                i += 1
+                try:
+                    await c
+                except Exception as e:
+                    self.log("event %s failed: %s %s" % (kind, type(e).__name__, e))
+        finally:
+            while i < len(jobs):   # cancelled (e.g. a Reset): never leave a coroutine unawaited
+                jobs[i].close()
+                i += 1
+
+    def spawn(self, coro):
+        return self.tasks.spawn(coro)
+
+    def after(self, fn):
+        """Queue ``fn`` to run after the current response (Rpc.after, at most Rpc.MAX_AFTER)."""
+        self.rpc.add_after(fn)
+
+    def wake(self):
+        """A HAL input or a block's state changed: run the poll loop now."""
+        self.wake_ev.set()
+
+    def online(self):
+        """Connected and registered (B01 Accepted in this run)."""
+        return self.rpc.conn is not None and self.accepted
+
+    def iso_now(self):
+        return iso(self.clock.now())
+
+    def evse(self, evse_id):
+        """The Evse with id ``evse_id`` (1-based), or None."""
+        if type(evse_id) is int and 1 <= evse_id <= len(self.evses):
+            return self.evses[evse_id - 1]
+        return None
+
+    def may_start(self, e):
+        """May a new transaction start on EVSE ``e``? (G03/G04 Operative, no fault, no Reset
+        OnIdle pending: B12.FR.01)"""
+        return e.operative and self.operative and not e.fault and not self.reset_pending
+
+    async def send(self, action, payload, timeout=None):
+        """A non-transaction CALL (not queued across reboots). Returns the response payload, or
+        None when it could not be delivered."""
+        if timeout is None:
+            timeout = self.dm.get(ids.MESSAGE_TIMEOUT)
+        try:
+            self.last_call_ms = self.clock.ms()
+            return await self.rpc.call(action, payload, timeout)
+        except (_rpc.RpcTimeout, _rpc.CallError, _rpc.QueueFull, _rpc.NotConnected) as e:
+            self.log("%s not delivered: %s %s" % (action, type(e).__name__, e))
+            return None
