@@ -156,19 +156,20 @@ class Bench:
         if mode == "mem":
             mem = MemStore()
             st.store = mem
+            st.ctx.store = mem
             st.dm.store = mem
             st.txq.store = mem
         elif mode != "file":
             raise ValueError("mode must be file or mem")
-        st.accepted = True
-        st.registration = "Accepted"
+        st.ctx.accepted = True
+        st.ctx.registration = "Accepted"
         self.conn = FakeConn(st.rpc)
         st.rpc.conn = self.conn
         self.st = st
         self.evse = st.evses[0]
         self.n = 0
         # An open transaction for the TransactionEvent case (as after E02 Started).
-        from lite_stack.evse import Tx
+        from lite_stack.blocks.transactions import Tx
         tx = Tx(TX_ID, {"idToken": "AB12CD34", "type": "ISO14443"}, None, None, clock.ms())
         tx.seq = 1
         self.evse.tx = tx
@@ -196,14 +197,14 @@ class Bench:
         await self.st.rpc.on_frame(REQUEST_START % (self.n, self.n))
 
     async def heartbeat(self):
-        await self.st.heartbeat()
+        await self.st.availability.heartbeat()
 
     async def transaction_event(self):
         st = self.st
         ev = self.evse
-        mv = self.meter.sample(st, ev, self.ids.SAMPLED_TX_UPDATED_MEASURANDS, "Sample.Periodic")
-        if not ev.event("Updated", "MeterValuePeriodic", meter_values=[mv] if mv else None,
-                        droppable=True):
+        mv = self.meter.sample(st.ctx, ev, self.ids.SAMPLED_TX_UPDATED_MEASURANDS, "Sample.Periodic")
+        if not st.transactions.event(ev, "Updated", "MeterValuePeriodic",
+                                     meter_values=[mv] if mv else None):
             raise RuntimeError("transaction queue full")
         handle, msg = st.txq.head()
         await st.rpc.call("TransactionEvent", msg, self.timeout)

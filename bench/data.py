@@ -4,7 +4,7 @@
     python -m bench.data --quick    # the Lite-tuned profile only (deterministic; the CI subset)
 
 Method. The real stack (``lite_stack.station.Station`` with its own RFC 6455 client
-``lite_stack.ws.WebSocket``) runs in-process on CPython on a simulated clock for 30 days, with the
+``lite_stack.core.ws.WebSocket``) runs in-process on CPython on a simulated clock for 30 days, with the
 simulated HAL of the desktop board driven by a documented usage profile (``USAGE``), against an
 in-process CSMS (bench/data_csms.py) that stands in for ``asyncio.open_connection``: every byte the
 stack writes (HTTP Upgrade request, masked frames) and every byte the CSMS writes (101 answer,
@@ -328,7 +328,7 @@ def _fast_clock(start=1767225600):
 
 
 class _NetAsyncio:
-    """What ``lite_stack.ws`` sees as ``asyncio`` during the bench: the real module, except
+    """What ``lite_stack.core.ws`` sees as ``asyncio`` during the bench: the real module, except
     ``open_connection``, which connects to the in-process CSMS."""
 
     def __init__(self, opener):
@@ -352,7 +352,7 @@ def _sessions(day, usage):
 async def _simulate(name, prof, days, progress, state_dir):
     import boards
     from device_model import ids
-    from lite_stack import ws as ws_mod
+    from lite_stack.core import ws as ws_mod
     from lite_stack.station import Station
     from bench.data_csms import DataCsms
 

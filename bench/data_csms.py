@@ -1,6 +1,6 @@
 """An in-process CSMS and network for the data-volume bench (bench/data.py). CPython only.
 
-It sits *below* the stack's real WebSocket client (``lite_stack.ws.WebSocket``): ``open_connection``
+It sits *below* the stack's real WebSocket client (``lite_stack.core.ws.WebSocket``): ``open_connection``
 stands in for ``asyncio.open_connection`` and returns an ``asyncio.StreamReader`` fed by the CSMS
 and a writer whose bytes the CSMS parses as a WebSocket server would (RFC 6455: HTTP Upgrade, masked
 client frames, unmasked server frames, PING -> PONG, CLOSE echoed). So every byte the stack puts on

@@ -3,9 +3,9 @@ CPython and on the MicroPython unix port (which has no shutil).
 
 - ``rmtree(path)``: remove a directory tree; a missing path is fine.
 - ``romfs_image(files)``: a ROMFS image in the format of MicroPython's ``vfs.VfsRom`` (as
-  ``mpremote romfs`` writes it) holding ``files`` = {"name.mpy" or "pkg/name.mpy": bytes} (one
-  directory level) -> bytes. Mount it with ``vfs.mount(vfs.VfsRom(img), "/rom")`` to execute .mpy
-  in place, so bytecode costs (almost) no GC heap, as frozen bytecode on a board.
+  ``mpremote romfs`` writes it) holding ``files`` = {"name.mpy" or "pkg/sub/name.mpy": bytes}
+  (directories nested as deep as the paths) -> bytes. Mount it with
+  ``vfs.mount(vfs.VfsRom(img), "/rom")`` to execute .mpy in place, so bytecode costs (almost) no GC heap, as frozen bytecode on a board.
 
 bench/ram_board.py keeps its own ``rmtree``: it is sent alone to a board over the raw REPL.
 """
@@ -40,21 +40,26 @@ def _rec(kind, payload):
     return _uint(kind) + _uint(len(payload)) + payload
 
 
-def romfs_image(files):
-    dirs = {}
-    top = bytearray()
-    for path in sorted(files):
-        i = path.rfind("/")
-        d, name = (path[:i], path[i + 1:]) if i >= 0 else ("", path)
-        rec = _rec(5, _uint(len(name)) + name.encode() + _rec(2, files[path]))  # file, verbatim
-        if d:
-            if d not in dirs:
-                dirs[d] = bytearray()
-            dirs[d].extend(rec)
+def _romfs_dir(tree):
+    out = bytearray()
+    for name in sorted(tree):
+        v = tree[name]
+        if isinstance(v, dict):
+            out += _rec(4, _uint(len(name)) + name.encode() + bytes(_romfs_dir(v)))  # directory
         else:
-            top += rec
-    for d in sorted(dirs):
-        top += _rec(4, _uint(len(d)) + d.encode() + bytes(dirs[d]))            # directory
+            out += _rec(5, _uint(len(name)) + name.encode() + _rec(2, v))             # file, verbatim
+    return out
+
+
+def romfs_image(files):
+    tree = {}
+    for path in files:
+        parts = path.split("/")
+        d = tree
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = files[path]
+    top = _romfs_dir(tree)
     hdr = b"\xd2\xcd\x31"
     ln = _uint(len(top))
     if (len(hdr) + len(ln) + len(top)) % 2:

@@ -73,12 +73,15 @@ def micropython_exe():
 # ---- ROMFS image (the writer is bench.mpfs.romfs_image) --------------------------------------
 
 def rom_sources(root=ROOT):
-    """Repository-relative paths of the .py files compiled into the ROMFS image."""
+    """Repository-relative paths of the .py files compiled into the ROMFS image (the packages
+    with their subpackages)."""
     out = []
     for pkg in ROM_PACKAGES:
-        for f in sorted(os.listdir(os.path.join(root, pkg))):
-            if f.endswith(".py"):
-                out.append(pkg + "/" + f)
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, pkg)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for f in sorted(filenames):
+                if f.endswith(".py"):
+                    out.append(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/"))
     return out + list(ROM_EXTRA)
 
 
@@ -1007,7 +1010,7 @@ def markdown(result):
     f = _main_figures(result)
     L += [
         "**Method.** The real station (`lite_stack.sim`, unchanged) runs on the `micropython` unix port as "
-        "`bench/ram_station.py`, which wraps `lite_stack.rpc.Rpc` (send, receive, inbound CALL, inbound "
+        "`bench/ram_station.py`, which wraps `lite_stack.core.rpc.Rpc` (send, receive, inbound CALL, inbound "
         "answer) and the sim's event input to take `gc.collect(); gc.mem_alloc()` before and after every "
         "OCPP-J frame and at every step, against the embedded CSMS on loopback, in real time: boot, "
         "SetVariables, GetVariables, GetBaseReport FullInventory, a local transaction with periodic (1 s) "

@@ -438,11 +438,9 @@ def main():
     _qstr("sys")
     import boards
     import device_model
-    import device_model.report  # noqa: F401
     import device_model.store  # noqa: F401
-    import lite_stack.handlers  # noqa: F401
-    import lite_stack.ws  # noqa: F401
-    from lite_stack import rpc
+    import lite_stack.core.ws  # noqa: F401
+    from lite_stack.core import rpc
     from lite_stack.clock import VirtualClock
     from lite_stack.station import Station
     import hal

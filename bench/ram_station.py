@@ -8,7 +8,7 @@ MicroPython side of bench/ram.py (desktop code never imports it). Run from the r
 Settings and hardware events are those of ``lite_stack.sim`` (OCPP_* environment, JSON lines on
 stdin) plus one bench event, ``{"cmd":"mark","label":"<step>"}``, which takes a sample labelled
 ``step:<step>``. Nothing in the stack is edited: the probes are wrappers installed on
-``lite_stack.rpc.Rpc`` (send, receive, inbound CALL, inbound answer) and ``lite_stack.sim.apply_event``.
+``lite_stack.core.rpc.Rpc`` (send, receive, inbound CALL, inbound answer) and ``lite_stack.sim.apply_event``.
 
 Phases, each ending in one sample:
   start   heap in use when this script starts (interpreter + this script's own bytecode)
@@ -35,7 +35,7 @@ bench/ram.py preloads a malloc counter that logs, at that call, the bytes malloc
 heap by the MicroPython runtime (mbedTLS): the unix port keeps TLS buffers out of the GC heap.
 The sim's frame log on stderr (every frame copied into a log line) is switched off as on a device
 (firmware/main.py gives the station no log), unless --log-frames. --ca CA.der makes wss://
-connections verify the CSMS against that certificate (``lite_stack.ws.WebSocket.connect`` is
+connections verify the CSMS against that certificate (``lite_stack.core.ws.WebSocket.connect`` is
 wrapped to pass the ``ssl.SSLContext``; the stack passes none).
 """
 import gc
@@ -51,9 +51,13 @@ EXTRA = ("hal", "hal.sim", "boards", "boards.desktop")
 # Import order for --imports-only (one sample per module): dependencies first, so each row is
 # mostly the module itself (a package's row includes what its __init__ imports).
 FIRST = ("lite_stack", "lite_stack.clock", "device_model", "device_model.cbor", "device_model.store",
-         "device_model.report", "lite_stack.schemas", "lite_stack.validate", "lite_stack.rpc",
-         "lite_stack.txqueue", "lite_stack.meter", "lite_stack.evse", "lite_stack.handlers",
-         "lite_stack.ws", "lite_stack.station")
+         "lite_stack.core", "lite_stack.core.schemas", "lite_stack.core.validate",
+         "lite_stack.core.rpc", "lite_stack.txqueue", "lite_stack.meter", "lite_stack.evse",
+         "lite_stack.context", "lite_stack.core.link", "lite_stack.blocks",
+         "lite_stack.blocks.provisioning", "lite_stack.blocks.availability",
+         "lite_stack.blocks.security", "lite_stack.blocks.authorization",
+         "lite_stack.blocks.transactions", "lite_stack.blocks.remote", "lite_stack.blocks.metering",
+         "lite_stack.core.ws", "lite_stack.station")
 
 _argv = sys.argv[1:]
 _quiet = "--quiet" in _argv
@@ -103,16 +107,28 @@ def _mount_rom(path):
     sys.path.insert(0, "/rom")
 
 
-def _modules(root):
+def _modules(root, pkgs=PACKAGES):
+    """The resident stack modules, packages and subpackages (lite_stack.core, lite_stack.blocks)
+    included; the on-demand blocks (lite_stack.blocks.ON_DEMAND) and device_model.report are left
+    to the scenario, which imports and releases them as a device does."""
     out = []
-    for pkg in PACKAGES:
+    for pkg in pkgs:
         out.append(pkg)
-        d = (root + "/" + pkg) if root else pkg
+        d = (root + "/" + pkg.replace(".", "/")) if root else pkg.replace(".", "/")
+        subs = []
         for f in sorted(os.listdir(d)):
             if f.endswith(".py") or f.endswith(".mpy"):
                 m = f[:f.rfind(".")]
                 if m != "__init__":
                     out.append(pkg + "." + m)
+            elif "." not in f and f != "__pycache__":
+                subs.append(pkg + "." + f)
+        if subs:
+            out.extend(_modules(root, subs)[:-len(EXTRA)])
+    if pkgs is PACKAGES:
+        from lite_stack.blocks import ON_DEMAND
+        lazy = ["lite_stack.blocks." + n for n in ON_DEMAND.values()] + ["device_model.report"]
+        out = [m for m in out if m not in lazy]
     return out + list(EXTRA)
 
 
@@ -217,7 +233,7 @@ def main():
     del mods
     sample("stack")
     _qstr("stack")
-    for m in ("lite_stack.rpc", "device_model.table", "lite_stack.sim"):
+    for m in ("lite_stack.core.rpc", "device_model.table", "lite_stack.sim"):
         print("@F", m, sys.modules[m].__file__)
     if each:
         return 0
@@ -228,10 +244,10 @@ def main():
         known = {}
         for m in sys.modules:
             known[m] = 1
-        install_probes(sys.modules["lite_stack.rpc"], sim, known)
+        install_probes(sys.modules["lite_stack.core.rpc"], sim, known)
         sample("probes")  # the working set is counted from here: the bench's own objects are left out
     if ca:
-        _use_ca(sys.modules["lite_stack.ws"], ca)
+        _use_ca(sys.modules["lite_stack.core.ws"], ca)
         if not _quiet:
             sample("tls:context")
     return sim.main()

@@ -61,10 +61,10 @@ BLOCK_LABEL = {b[0]: b[1] for b in BLOCKS}
 # paths first, then a package prefix ("hal/" covers every driver).
 MODULE_BLOCK = {
     "lite_stack/__init__.py": "station",
-    "lite_stack/rpc.py": "core",
-    "lite_stack/ws.py": "core",
-    "lite_stack/validate.py": "core",
-    "lite_stack/schemas.py": "core",
+    "lite_stack/core/rpc.py": "core",
+    "lite_stack/core/ws.py": "core",
+    "lite_stack/core/validate.py": "core",
+    "lite_stack/core/schemas.py": "core",
     "lite_stack/station.py": "station",
     "lite_stack/handlers.py": "station",
     "lite_stack/clock.py": "station",
@@ -204,7 +204,7 @@ def _summary(mods, size):
         b = block_of(m)
         by_block[b] = by_block.get(b, 0) + size[m]
     comparable = sum(size[m] for m in mods
-                     if block_of(m) not in NOT_IN_MICROOCPP and m != "lite_stack/ws.py")
+                     if block_of(m) not in NOT_IN_MICROOCPP and m != "lite_stack/core/ws.py")
     return {"modules": list(mods), "bytes": total, "by_block": by_block,
             "frozen_est": int(round(total * FROZEN_FACTOR)),
             "frozen_range": [int(round(total * FROZEN_RANGE[0])), int(round(total * FROZEN_RANGE[1]))],

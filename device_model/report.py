@@ -79,11 +79,9 @@ def parts(dm, configuration_only, max_bytes, max_items):
             # default separators (", ", ": ") measure at least as long as the compact form
             n = len(json.dumps(it).encode()) + 1
             if batch and (used + n > budget or len(batch) >= max_items):
-                dm.report_tbc = True
-                yield batch
+                yield batch, True
                 batch = []
                 used = 2
             batch.append(it)
             used += n
-    dm.report_tbc = False
-    yield batch
+    yield batch, False

@@ -52,8 +52,8 @@ class Station:
         evse_hal, self.rfid = hal
         self.txq = TxQueue(store, getattr(board, "TX_QUEUE", 64), 2 * n)
         self.dm = DeviceModel(board, store, n)
-        rpc_log = (lambda d, text: log(d + " " + text)) if log else None
-        self.rpc = Rpc(clock, None, getattr(board, "SEND_QUEUE", 8), rpc_log)
+        self._log = log
+        self.rpc = Rpc(clock, None, getattr(board, "SEND_QUEUE", 8), self._rpc_log if log else None)
         self.evses = []
         self.ctx = ctx = Context(clock, self.dm, store, board, self.evses, self.txq, self.rpc, log)
         for i in range(n):
@@ -67,7 +67,7 @@ class Station:
         self.dm.live = av
         self.dm.on_change = lambda vid, v: ctx.emit("var", None, (vid, v))
         auth = Authorization(ctx)
-        tx = Transactions(ctx)
+        self.transactions = tx = Transactions(ctx)
         # composition order = event order: after registration the statuses go first, then the
         # security events, then the queued TransactionEvents
         self.blocks = [self.provisioning, av, Security(ctx), auth, tx, Remote(ctx), Metering(ctx)]
@@ -79,6 +79,9 @@ class Station:
                 ctx.subscribe(b)
         self.rpc.handlers = router
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
+
+    def _rpc_log(self, direction, text):
+        self._log(direction + " " + text)
 
     # ---- read-only views (sim, lab panel, tests) ----------------------------------------------------
     @property

@@ -1,15 +1,15 @@
-"""Generate lite_stack/schemas.py: compact validation tables from the OCPP 2.0.1 JSON schemas.
+"""Generate lite_stack/core/schemas.py: compact validation tables from the OCPP 2.0.1 JSON schemas.
 
 Desktop-only (CPython). Usage, from the repository root::
 
-    python -m ocpp2lite.gen_schemas            # rewrite lite_stack/schemas.py
+    python -m ocpp2lite.gen_schemas            # rewrite lite_stack/core/schemas.py
     python -m ocpp2lite.gen_schemas --check    # exit 1 if the committed file is stale
 
 Input: the OCPP 2.0.1 JSON schemas shipped in the ``ocpp`` package (``ocpp/v201/schemas/*.json``,
 draft-06 files, validated by ``ocpp`` with jsonschema's ``Draft4Validator``). Only the schemas named
 in ``SCHEMAS`` are compiled. To support another message, add its schema name there and re-run.
 
-Output format (read by lite_stack/validate.py, documented again in the generated file):
+Output format (read by lite_stack/core/validate.py, documented again in the generated file):
 
 - ``STRS``: tuple of every string the tables need: action names, property names and enumeration
   values. The values of one enumeration are contiguous, so an enumeration is (first index, count).
@@ -95,7 +95,7 @@ REQUIRED = 0x8000
 NONE = 0xFFFF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "lite_stack", "schemas.py")
+OUT = os.path.join(ROOT, "lite_stack", "core", "schemas.py")
 
 _IGNORED = {"description", "javaType", "comment", "$schema", "$id", "default", "definitions"}
 
@@ -341,7 +341,7 @@ Regenerate with ``python -m ocpp2lite.gen_schemas``. Source: the OCPP 2.0.1 JSON
 ``ocpp`` package (ocpp/v201/schemas), these %(n)d files:
 %(names)s
 
-Format (read by lite_stack/validate.py):
+Format (read by lite_stack/core/validate.py):
 - STRS: action names, property names and enumeration values; one enumeration's values are
   contiguous, so an enumeration is (first index, count).
 - NUMS: numeric bounds (minimum / maximum) referenced by index.
@@ -359,7 +359,7 @@ Format (read by lite_stack/validate.py):
 
 
 def generate(names=SCHEMAS):
-    """The text of lite_stack/schemas.py for the schemas ``names``."""
+    """The text of lite_stack/core/schemas.py for the schemas ``names``."""
     strs, nums, blob, depth = compile_schemas(names)
     listing = "\n".join("    " + line for line in _wrap(", ".join(names), 92))
     parts = [HEADER % {"n": len(names), "names": listing}]

@@ -9,8 +9,8 @@ import tempfile
 
 from bench import data
 from bench.data_csms import DataCsms, server_frame, http_date
-from lite_stack import ws as ws_mod
-from lite_stack.ws import WebSocket
+from lite_stack.core import ws as ws_mod
+from lite_stack.core.ws import WebSocket
 
 _QUICK = []
 

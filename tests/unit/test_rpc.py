@@ -1,9 +1,9 @@
-"""lite_stack.rpc: OCPP-J framing and CALLERROR codes (Part 4 §4), on both interpreters."""
+"""lite_stack.core.rpc: OCPP-J framing and CALLERROR codes (Part 4 §4), on both interpreters."""
 import asyncio
 import json
 
 from lite_stack.clock import VirtualClock
-from lite_stack import rpc as R
+from lite_stack.core import rpc as R
 from tests.unit.util import run, FakeConn
 
 

@@ -487,7 +487,7 @@ def test_E12_powerloss_ended_energy_not_below_a_queued_updated_not_yet_in_the_tx
 
         def cut(evse):                 # the power goes right after the next txq.push: nothing the
             pass                       # station does after that reaches the flash
-        rig.station.persist_tx = cut
+        rig.station.transactions.persist = cut
         await rig.settle(60)           # Updated MeterValuePeriodic (~125 Wh) queued, not persisted
         return rig.te()
 

@@ -1,7 +1,7 @@
-"""lite_stack.validate: inbound CALL / CALLRESULT payload validation and the OCPP-J CALLERROR codes
+"""lite_stack.core.validate: inbound CALL / CALLRESULT payload validation and the OCPP-J CALLERROR codes
 it chooses (OCPP 2.0.1 Part 4 section 4.3). Runs on CPython (pytest) and MicroPython (mprun)."""
-from lite_stack import schemas
-from lite_stack.validate import (MAX_DEPTH, DESCRIPTION_MAX, actions, check, is_datetime,
+from lite_stack.core import schemas
+from lite_stack.core.validate import (MAX_DEPTH, DESCRIPTION_MAX, actions, check, is_datetime,
                                  FORMAT, OCCURRENCE, PROPERTY, TYPE, NOT_IMPLEMENTED)
 
 T = "2025-06-01T12:00:00Z"

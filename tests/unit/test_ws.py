@@ -1,6 +1,6 @@
-"""lite_stack.ws: RFC 6455 client against a minimal in-process WebSocket server (both interpreters).
+"""lite_stack.core.ws: RFC 6455 client against a minimal in-process WebSocket server (both interpreters).
 
-The server below is written independently of lite_stack.ws (its own framing, masking and accept key)
+The server below is written independently of lite_stack.core.ws (its own framing, masking and accept key)
 so that a mistake in the client cannot be mirrored by the server.
 """
 import asyncio
@@ -10,7 +10,7 @@ from binascii import a2b_base64, b2a_base64
 from hashlib import sha1
 
 from lite_stack.clock import Clock
-from lite_stack.ws import WebSocket, WsError, accept_key, parse_url
+from lite_stack.core.ws import WebSocket, WsError, accept_key, parse_url
 from tests.unit.util import run, raises
 
 _port = [30000 + int.from_bytes(os.urandom(2), "big") % 20000]
