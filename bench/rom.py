@@ -22,9 +22,9 @@ Builds measured:
   boards/desktop.py, boards/_*.py and the board, firmware/main.py) plus fw_image.py.
 
 Functional blocks: ``MODULE_BLOCK`` maps each module to one row of ``BLOCKS`` (OCPP 2.0.1 Part 2
-functional blocks where a module belongs to one; Part 4 for the OCPP-J core). A module that serves
-several blocks is listed under the one it mainly implements (station.py and handlers.py route
-B, C, F, G, P requests and run boot/heartbeat, so they form the "station" block).
+functional blocks: one module per block in lite_stack/blocks/; Part 4 for the OCPP-J core in
+lite_stack/core/). The shared modules a block uses are listed under it (txqueue.py under E,
+meter.py under J); the composition root, the context and the EVSE state machine form "station".
 """
 import os
 import re
@@ -43,14 +43,22 @@ NOTES_REF = ("/work/shared/reference/micropython-notes.md: \"ROM: the .mpy size 
 
 # (block id, label, OCPP 2.0.1 reference)
 BLOCKS = (
-    ("core", "OCPP-J core: RPC, WebSocket, schema validation", "Part 4 §4-§5, RFC 6455; Part 3 schemas"),
-    ("station", "Station: boot, heartbeat, reset, request routing (B, C, F, G, P)",
-     "Part 2 B01-B04, B11-B12, C01, F01-F06, G01-G04, P01"),
-    ("device_model", "B Provisioning: device model, Get/SetVariables, reports, store",
+    ("core", "OCPP-J core: RPC, WebSocket, schema validation, link (connect, back-off, PING)",
+     "Part 4 §3-§5, RFC 6455; Part 3 schemas"),
+    ("station", "Station: composition root, context, EVSE state machine, clock",
+     "Part 2 (connector model), IEC 61851-1 states A-F"),
+    ("security", "A Security: SecurityEventNotification", "Part 2 A04"),
+    ("provisioning", "B Provisioning: boot, Get/SetVariables, Reset", "Part 2 B01-B06, B11-B12"),
+    ("report", "B Provisioning, on demand: GetBaseReport", "Part 2 B07"),
+    ("device_model", "B Device model: variables, Get/SetVariables results, reports, store",
      "Part 2 B05-B08, referenced components/variables"),
-    ("transactions", "E Transactions: EVSE state machine, persisted TransactionEvent queue",
+    ("authorization", "C Authorization", "Part 2 C01, C09, C11, C15"),
+    ("transactions", "E Transactions: power-path transactions, persisted TransactionEvent queue",
      "Part 2 E01-E14"),
+    ("remote", "F Remote control", "Part 2 F01-F06"),
+    ("availability", "G Availability: status, heartbeat, ChangeAvailability", "Part 2 G01-G04"),
     ("meter", "J Meter values", "Part 2 J01-J02"),
+    ("datatransfer", "P DataTransfer, on demand", "Part 2 P01"),
     ("hal", "HAL: driver interfaces and drivers (pilot, contactor, meters, RFID, I/O)",
      "IEC 61851-1, device datasheets"),
     ("boards", "Boards: pin maps and driver wiring", "-"),
@@ -61,19 +69,26 @@ BLOCK_LABEL = {b[0]: b[1] for b in BLOCKS}
 # paths first, then a package prefix ("hal/" covers every driver).
 MODULE_BLOCK = {
     "lite_stack/__init__.py": "station",
-    "lite_stack/core/rpc.py": "core",
-    "lite_stack/core/ws.py": "core",
-    "lite_stack/core/validate.py": "core",
-    "lite_stack/core/schemas.py": "core",
     "lite_stack/station.py": "station",
-    "lite_stack/handlers.py": "station",
+    "lite_stack/context.py": "station",
     "lite_stack/clock.py": "station",
-    "lite_stack/evse.py": "transactions",
+    "lite_stack/evse.py": "station",
+    "lite_stack/blocks/__init__.py": "station",
+    "lite_stack/blocks/security.py": "security",
+    "lite_stack/blocks/provisioning.py": "provisioning",
+    "lite_stack/blocks/report.py": "report",
+    "lite_stack/blocks/authorization.py": "authorization",
+    "lite_stack/blocks/transactions.py": "transactions",
     "lite_stack/txqueue.py": "transactions",
+    "lite_stack/blocks/remote.py": "remote",
+    "lite_stack/blocks/availability.py": "availability",
+    "lite_stack/blocks/metering.py": "meter",
     "lite_stack/meter.py": "meter",
+    "lite_stack/blocks/datatransfer.py": "datatransfer",
     "lite_stack/sim.py": "entry",
     "firmware/main.py": "entry",
     "fw_image.py": "entry",
+    "lite_stack/core/": "core",
     "device_model/": "device_model",
     "hal/": "hal",
     "boards/": "boards",

@@ -56,7 +56,8 @@ def test_rom_every_module_belongs_to_a_functional_block():
         assert m["block"] in ids, m
     assert rom.block_of("lite_stack/new_block.py") == "other"  # an unmapped module is visible
     assert rom.block_of("hal/pilot.py") == "hal"
-    assert rom.block_of("lite_stack/evse.py") == "transactions"
+    assert rom.block_of("lite_stack/blocks/transactions.py") == "transactions"
+    assert rom.block_of("lite_stack/core/link.py") == "core"
 
 
 def test_rom_build_totals_add_up():

@@ -115,7 +115,7 @@ def test_F01_F03_remote_start_and_stop_TC_F_01_CS_TC_F_08_CS(interp):
         assert r["status"] == "Accepted"
         end, _ = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", since=k + 1)
         assert end["transactionInfo"]["stoppedReason"] == "Remote"
-    run_scenario(scenario, interp)
+    run_scenario(scenario, interp, csms_kwargs={"tokens": ("AB12CD34", "REMOTE1")})  # a valid IdToken
 
 
 def test_F02_remote_start_first_then_plug_TC_F_03_CS(interp):
@@ -127,7 +127,7 @@ def test_F02_remote_start_first_then_plug_TC_F_03_CS(interp):
         await st.plug_in()
         te, k = await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Started", since=i)
         assert te["transactionInfo"]["remoteStartId"] == 12
-    run_scenario(scenario, interp)
+    run_scenario(scenario, interp, csms_kwargs={"tokens": ("AB12CD34", "REMOTE1")})  # a valid IdToken
 
 
 @pytest.mark.parametrize("kind", ["OnIdle", "Immediate"])

@@ -57,7 +57,7 @@ def release(*names):
         if parent is not None:
             try:
                 delattr(parent, full[i + 1:])
-            except (AttributeError, TypeError):
+            except (AttributeError, KeyError, TypeError):
                 pass
 
 
