@@ -7,7 +7,8 @@ ConnectorEnumType, e.g. "cType2" for a fixed cable, "sType2" for a socket), ``FI
 ``PHASES`` (1 or 3; 0 for DC), ``MAX_CURRENT_A``, ``VOLTAGE_V``, ``MAX_POWER_W`` (per EVSE),
 the memory bounds ``MAX_FRAME`` (bytes of one OCPP-J frame in or out), ``SEND_QUEUE`` (outbound
 non-transaction messages), ``TX_QUEUE`` (persisted TransactionEvents), ``TX_ENDED_SAMPLES`` (meter values buffered per
-transaction for its Ended event), and
+transaction for its Ended event), optional ``TASKS`` (the station's fire-and-forget tasks,
+default 8), and
 ``make_hal(clock, evses)`` -> ``(list of hal.Evse, rfid reader)``.
 
 Selecting a board is one setting: ``OCPP_BOARD`` (default ``desktop``).

@@ -38,7 +38,7 @@ MAX_POWER_W = 11040
 
 # Memory bounds (bytes / entries); visible in the device model as limits.
 MAX_FRAME = 8192     # largest OCPP-J frame received or sent (InstallCertificate needs ~6 kB)
-SEND_QUEUE = 8       # queued non-transaction CALLs; the oldest droppable one goes when full
+SEND_QUEUE = 8       # waiting non-transaction CALLs; one more is refused (QueueFull, logged)
 TX_QUEUE = 64        # persisted TransactionEvents awaiting confirmation
 TX_ENDED_SAMPLES = 8  # meter values kept per transaction for its Ended event (J01/J02 TxEnded*)
 
