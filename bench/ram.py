@@ -1155,7 +1155,8 @@ def markdown(result):
                   _k(a.get("peak")), _k(a.get("working_set")))]
     late = f.get("late_imports") or []
     if late:
-        L += ["", "Note: modules imported during the scenario (counted in the working set): %s" % ", ".join(late)]
+        L += ["", "Note: modules imported during the scenario (counted in the working set; the "
+                  "on-demand blocks are released after their request): %s" % ", ".join(late)]
     for n in result.get("notes") or []:
         L += ["", "Note: " + n]
     return "\n".join(L) + "\n"

@@ -20,8 +20,16 @@ step: authorization, transactions, availability.
 """
 import asyncio
 
-from device_model import ids
+from device_model import DeviceModel
+from device_model.store import Store
 from lite_stack.blocks import Router
+from lite_stack.blocks.authorization import Authorization
+from lite_stack.blocks.availability import Availability
+from lite_stack.blocks.metering import Metering
+from lite_stack.blocks.provisioning import Provisioning
+from lite_stack.blocks.remote import Remote
+from lite_stack.blocks.security import Security
+from lite_stack.blocks.transactions import Transactions
 from lite_stack.clock import Clock
 from lite_stack.context import Context
 from lite_stack.core.link import Link
@@ -32,15 +40,6 @@ from lite_stack.txqueue import TxQueue
 
 class Station:
     def __init__(self, settings, board, clock=None, hal=None, ws_factory=None, log=None):
-        from device_model import DeviceModel
-        from device_model.store import Store
-        from lite_stack.blocks.authorization import Authorization
-        from lite_stack.blocks.availability import Availability
-        from lite_stack.blocks.metering import Metering
-        from lite_stack.blocks.provisioning import Provisioning
-        from lite_stack.blocks.remote import Remote
-        from lite_stack.blocks.security import Security
-        from lite_stack.blocks.transactions import Transactions
         self.settings = settings
         self.board = board
         self.clock = clock = clock or Clock()
