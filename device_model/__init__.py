@@ -120,7 +120,7 @@ def parse_value(dtype, text, values_list=None):
             raise ValueError("InvalidValue")
         return int(v) if abs(v) <= INT_MAX and v == int(v) else v
     if t == "t":
-        from lite_stack.clock import parse_iso
+        from device_model.rfc3339 import parse_iso
         parse_iso(text)
         return text
     if t in "omq" and values_list is not None:
@@ -335,7 +335,7 @@ class DeviceModel:
             return self._v[s]
         src = field(vid, _F_DEF)
         if src == "$T":
-            from lite_stack.clock import iso
+            from device_model.rfc3339 import iso
             return iso(self.live.now())
         if src == "$S":
             ci = comp_index(vid)
