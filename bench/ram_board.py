@@ -438,6 +438,9 @@ def main():
     _qstr("sys")
     import boards
     import device_model
+    # imported lazily by the device model; loaded here so the "stack" sample holds all the code
+    import device_model.access  # noqa: F401
+    import device_model.limits  # noqa: F401
     import device_model.report  # noqa: F401
     import device_model.store  # noqa: F401
     import lite_stack.handlers  # noqa: F401

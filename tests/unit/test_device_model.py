@@ -5,6 +5,7 @@ import json
 from boards import desktop
 from device_model import DeviceModel, ids, parse_value, format_value, SLOT, NO_SLOT, NSLOTS
 from device_model import table
+from device_model.values import check
 from device_model.store import Store
 from tests.unit.util import raises, tmpdir
 
@@ -118,7 +119,7 @@ def test_defaults_are_typed_and_valid():
     assert dm.get(ids.CS_AVAILABLE) is True
     for vid in range(ids.COUNT):
         if SLOT[vid] != NO_SLOT and vid != ids.BASIC_AUTH_PASSWORD:
-            assert dm._check(vid, dm.get(vid)) is None, vid
+            assert check(dm, vid, dm.get(vid)) is None, vid
 
 
 def test_board_constants_and_board_defaults_override():
@@ -604,7 +605,7 @@ def test_parse_and_format_helpers():
     assert parse_value("OptionList", "b", "a,b") == "b"
     raises(ValueError, parse_value, "OptionList", "c", "a,b")
     raises(ValueError, parse_value, "SequenceList", "a,a", "a,b")
-    raises(ValueError, parse_value, "dateTime", "tomorrow")
+    assert raises(ValueError, parse_value, "dateTime", "tomorrow").args[0] == "InvalidValue"
     raises(ValueError, parse_value, "decimal", "1,5")
     raises(ValueError, parse_value, "decimal", "1e999")
     raises(ValueError, parse_value, "integer", 12)
