@@ -211,7 +211,7 @@ def main():
     parts = dm.report_parts("FullInventory")
     n_items = 0
     biggest = 0
-    for p in parts:
+    for p, _ in parts:
         n_items += len(p)
         biggest = max(biggest, mem() - m3)
     del parts, p

@@ -110,7 +110,6 @@ class DeviceModel:
             self._over = {}
             for key in over:
                 self._over[self._vid_by_key(key)] = format_value(over[key])
-        self.report_tbc = False
         self.dropped = 0  # persisted entries ignored on load (unknown id or no longer valid)
         v = [None] * NSLOTS
         for vid in range(COUNT):
@@ -305,17 +304,20 @@ class DeviceModel:
     # ---- B07 GetBaseReport --------------------------------------------------------------------
 
     def report_parts(self, report_base, max_bytes=None):
-        """B07: None for an unsupported reportBase (SummaryInventory or unknown: the caller
-        answers GetBaseReportResponse NotSupported, TC_B_15), else an iterator of lists of
-        ReportDataType dicts for NotifyReportRequest.reportData, generated lazily.
-        ConfigurationInventory: the variables the CSMS can set (ReadWrite, WriteOnly);
-        FullInventory: all, EVSE/Connector ones once per EVSE (TC_B_53). Each list holds at most
+        """B07 GetBaseReport. None for an unsupported ``report_base`` (SummaryInventory or any
+        other: the caller answers GetBaseReportResponse NotSupported, B07.FR.02, TC_B_15), else an
+        iterator of ``(report_data, tbc)`` tuples, generated lazily: ``report_data`` a list of
+        ReportDataType dicts for NotifyReportRequest.reportData, ``tbc`` True when another part
+        follows (NotifyReportRequest.tbc; False on the last). At least one part is yielded.
+        ConfigurationInventory: the variables the CSMS can set (ReadWrite, WriteOnly; B07.FR.07,
+        TC_B_12); FullInventory: all, EVSE/Connector ones once per EVSE (B07.FR.08, TC_B_13,
+        TC_B_53); no value for WriteOnly (B07.FR.03). Each list holds at most
         ItemsPerMessage[GetReport] items and, serialized with ``json.dumps`` inside a
         NotifyReportRequest CALL (``report.OVERHEAD`` bytes allowed for
-        [2,id,"NotifyReport",{requestId,generatedAt,seqNo,tbc}]), at most ``max_bytes``
-        (default BytesPerMessage[GetReport]). After each yielded list ``self.report_tbc`` tells
-        whether another follows (NotifyReportRequest.tbc); seqNo/requestId/generatedAt are the
-        caller's. A single item larger than the budget is yielded alone."""
+        [2,id,"NotifyReport",{requestId,generatedAt,seqNo,tbc}]), at most ``max_bytes`` bytes
+        (default BytesPerMessage[GetReport]); a single item larger than that is yielded alone.
+        seqNo/requestId/generatedAt are the caller's. Each iterator keeps its own state: reports
+        may be interleaved. Values are read when their part is built."""
         if report_base == "FullInventory":
             conf = False
         elif report_base == "ConfigurationInventory":

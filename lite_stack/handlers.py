@@ -37,17 +37,17 @@ def table(st):
     def get_base_report(p):
         parts = st.dm.report_parts(p["reportBase"])
         if parts is None:
-            return status("NotSupported")  # B07.FR.?: SummaryInventory (TC_B_15)
+            return status("NotSupported")  # B07.FR.02: SummaryInventory (TC_B_15)
         rid = p["requestId"]
 
         async def send_parts():
             generated = st.iso_now()
             seq = 0
-            for part in parts:  # one part in RAM at a time; dm.report_tbc tells if more follow
+            for part, tbc in parts:  # one part in RAM at a time; tbc: more follow
                 msg = {"requestId": rid, "generatedAt": generated, "seqNo": seq}
                 if part:
                     msg["reportData"] = part
-                if st.dm.report_tbc:
+                if tbc:
                     msg["tbc"] = True
                 await st.send("NotifyReport", msg)
                 seq += 1
