@@ -1,8 +1,9 @@
 """Attribute values of the device model: text <-> typed value, and the per-variable check.
 
-An OCPP attribute value is text (Part 2 VariableAttributeType.value, at most 2500 characters);
-the device model holds it typed: int (integer; decimal when integral), float (other decimal),
-bool (boolean), str (string, dateTime, OptionList, MemberList/SequenceList as CSV).
+An OCPP attribute value is text (Part 2 SetVariableData/GetVariableResult.attributeValue,
+VariableAttributeType.value); the device model holds it typed: int (integer; decimal when
+integral), float (other decimal), bool (boolean), str (string, dateTime, OptionList,
+MemberList/SequenceList as CSV).
 ``format_value`` and ``parse_value`` convert; ``check`` validates a typed value against its
 variable's declaration (dataType, minLimit/maxLimit, valuesList: ``device_model.table``).
 Failures are reasonCodes of SetVariablesResult.attributeStatusInfo: "InvalidValue" (bad format,
