@@ -438,6 +438,10 @@ def main():
     _qstr("sys")
     import boards
     import device_model
+    # loaded on first use by the device model and kept; loaded here so the "stack" sample holds
+    # them (device_model.report is on demand: released after each GetBaseReport)
+    import device_model.access  # noqa: F401
+    import device_model.limits  # noqa: F401
     import device_model.store  # noqa: F401
     import lite_stack.core.ws  # noqa: F401
     from lite_stack.core import rpc

@@ -50,7 +50,8 @@ PACKAGES = ("lite_stack", "device_model")
 EXTRA = ("hal", "hal.sim", "boards", "boards.desktop")
 # Import order for --imports-only (one sample per module): dependencies first, so each row is
 # mostly the module itself (a package's row includes what its __init__ imports).
-FIRST = ("lite_stack", "lite_stack.clock", "device_model", "device_model.cbor", "device_model.store",
+FIRST = ("lite_stack", "device_model", "device_model.rfc3339", "lite_stack.clock",
+         "device_model.cbor", "device_model.store", "device_model.access", "device_model.limits",
          "lite_stack.core", "lite_stack.core.schemas", "lite_stack.core.validate",
          "lite_stack.core.rpc", "lite_stack.txqueue", "lite_stack.meter", "lite_stack.evse",
          "lite_stack.context", "lite_stack.core.link", "lite_stack.blocks",

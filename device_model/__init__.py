@@ -1,11 +1,12 @@
 """The compact device model of a Lite Charging Station (OCPP 2.0.1 Part 2, functional block B).
 
 The 54 required variables of Part 2 "Referenced Components and Variables" (+ erratum 2025-01,
-Part 4 §8) plus OCPPCommCtrlr.HeartbeatInterval and AuthCtrlr.OfflineTxForUnknownIdEnabled, for N EVSEs with one connector each, declared
-in ``device_model.table`` (one packed string per variable, in ROM when frozen). RAM holds one
-list slot per writable (or stack-set) value and nothing per read-only variable: constants are
-parsed from the table or the board module when asked, live values (DateTime, AvailabilityState,
-EVSE Power) are read from the ``live`` object when asked.
+Part 4 §8) plus OCPPCommCtrlr.HeartbeatInterval and AuthCtrlr.OfflineTxForUnknownIdEnabled, for
+N EVSEs with one connector each, declared in ``device_model.table`` (one packed string per
+variable, in ROM when frozen). RAM holds one list slot per writable (or stack-set) value and
+nothing per read-only variable: constants are parsed from the table or the board module when
+asked, live values (DateTime, AvailabilityState, EVSE Power) are read from the ``live`` object
+when asked.
 
 Persistence: the writable values that differ from their defaults are stored as one CBOR list
 ``[vid, value, vid, value, ...]`` under store name ``"dm"`` (see ``device_model.store``).
@@ -16,6 +17,14 @@ Use cases: B05 SetVariables (``set_variables``), B06 GetVariables (``get_variabl
 GetBaseReport (``report_parts``), request size limits (``check_request_size``), G03/G04
 availability persistence (``persist``/``restore``). Bad input never raises: every item gets its
 status (B05.FR.01, B06.FR.01).
+
+This module is the face: ``DeviceModel`` (values, persistence, the public API) and the names
+other code imports (``SLOT``, ``NSLOTS``, ``NO_SLOT``, ``STORE_NAME``, ``format_value``,
+``parse_value``). The work is in modules taking the DeviceModel as first argument:
+``values`` (text <-> typed value, the per-variable check; imported here), ``access``
+(Get/SetVariables results), ``limits`` (ItemsPerMessage/BytesPerMessage) and ``report``
+(GetBaseReport parts), the last three imported on first use. ``rfc3339`` formats DateTime.
+Nothing here imports ``lite_stack``.
 """
 try:
     from micropython import const
@@ -23,29 +32,18 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-from device_model.table import COUNT, COMPONENTS, C_EVSE, C_CONNECTOR, AVAILABILITY_STATES, \
-    field, comp_index
+from device_model.table import COUNT, C_EVSE, C_CONNECTOR, AVAILABILITY_STATES, field, comp_index
+from device_model.values import format_value, parse_value, check
 from device_model import ids
 
 NO_SLOT = const(255)
-INT_MIN = const(-2147483648)
-INT_MAX = const(2147483647)
-STR_MAX = const(255)       # longest string value accepted where the table gives no maxLimit
 STORE_NAME = "dm"
 
 # Row field numbers (see device_model.table).
-_F_VAR = const(1)
-_F_INST = const(2)
 _F_MUT = const(3)
 _F_TYPE = const(4)
-_F_MIN = const(6)
-_F_MAX = const(7)
 _F_VL = const(8)
 _F_DEF = const(9)
-_F_FLAGS = const(10)
-
-_TYPE_CODES = {"integer": "i", "decimal": "d", "boolean": "b", "string": "s", "dateTime": "t",
-               "OptionList": "o", "MemberList": "m", "SequenceList": "q"}
 
 
 def _slots():
@@ -61,93 +59,6 @@ def _slots():
 
 
 SLOT, NSLOTS = _slots()   # vid -> index into DeviceModel._v (NO_SLOT: not stored in RAM)
-
-
-def format_value(v):
-    """Typed value -> attribute text: bool -> "true"/"false", int -> decimal digits,
-    integral float -> digits, other float -> repr, list/tuple -> CSV, str unchanged."""
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, int):
-        return "%d" % v
-    if isinstance(v, float):
-        return "%d" % v if v == int(v) else repr(v)
-    if isinstance(v, (list, tuple)):
-        return ",".join(v)
-    return v
-
-
-def parse_value(dtype, text, values_list=None):
-    """Parse attribute text by Part 2 DataEnumType (``"integer"``.. or its table code).
-
-    Returns int (integer: optional sign and 1-10 digits, int32 range), float or int (decimal),
-    bool (boolean: "true"/"false", any case), str (string, dateTime validated as RFC 3339,
-    OptionList/MemberList/SequenceList: checked against ``values_list`` CSV when given: an
-    OptionList value must be one entry, a MemberList a set of entries, a SequenceList a non-empty
-    ordered set; no duplicates, no blanks). Raises ValueError("InvalidValue") for bad format
-    (B05.FR.07) and ValueError("ValueOutOfRange") for an int outside int32."""
-    t = _TYPE_CODES.get(dtype, dtype)
-    if not isinstance(text, str):
-        raise ValueError("InvalidValue")
-    if t == "i":
-        s = text[1:] if text[:1] in ("+", "-") else text
-        if not 0 < len(s) <= 10:
-            raise ValueError("InvalidValue")
-        for ch in s:
-            if not "0" <= ch <= "9":
-                raise ValueError("InvalidValue")
-        v = int(text)
-        if v < INT_MIN or v > INT_MAX:
-            raise ValueError("ValueOutOfRange")
-        return v
-    if t == "b":
-        low = text.lower()
-        if low == "true":
-            return True
-        if low == "false":
-            return False
-        raise ValueError("InvalidValue")
-    if t == "d":
-        if not 0 < len(text) <= 24:
-            raise ValueError("InvalidValue")
-        for ch in text:
-            if ch not in "+-.0123456789eE":
-                raise ValueError("InvalidValue")
-        v = float(text)
-        if v - v != 0:  # inf or nan
-            raise ValueError("InvalidValue")
-        return int(v) if abs(v) <= INT_MAX and v == int(v) else v
-    if t == "t":
-        from lite_stack.clock import parse_iso
-        parse_iso(text)
-        return text
-    if t in "omq" and values_list is not None:
-        r = _list_reason(t, text, values_list)
-        if r:
-            raise ValueError(r)
-    return text
-
-
-def _list_reason(t, v, values_list):
-    # None if v is a valid OptionList/MemberList/SequenceList value for values_list, else reason.
-    allowed = values_list.split(",")
-    if t == "o":
-        return None if v in allowed else "InvalidValue"
-    if v == "":
-        return "InvalidValue" if t == "q" else None
-    seen = []
-    for m in v.split(","):
-        if m not in allowed or m in seen:
-            return "InvalidValue"
-        seen.append(m)
-    return None
-
-
-def _eq(name, want):
-    # OCPP names are CiString (case-insensitive, Part 2 ComponentType/VariableType).
-    return name == want or (isinstance(want, str) and name.lower() == want.lower())
 
 
 class _NoLive:
@@ -199,7 +110,6 @@ class DeviceModel:
             self._over = {}
             for key in over:
                 self._over[self._vid_by_key(key)] = format_value(over[key])
-        self.report_tbc = False
         self.dropped = 0  # persisted entries ignored on load (unknown id or no longer valid)
         v = [None] * NSLOTS
         for vid in range(COUNT):
@@ -214,7 +124,8 @@ class DeviceModel:
         p = key.split(".")
         if len(p) < 2:
             raise ValueError("bad DEFAULTS key " + key)
-        st, vid, _ = self._find({"name": p[0]}, {"name": p[1], "instance": p[2] if len(p) > 2
+        from device_model.access import find
+        st, vid, _ = find(self, {"name": p[0]}, {"name": p[1], "instance": p[2] if len(p) > 2
                                                  else None}, True)
         if st:
             raise ValueError("unknown DEFAULTS key " + key)
@@ -261,72 +172,6 @@ class DeviceModel:
             return ",".join([m for m in text.split(",") if m in allowed])
         return parse_value(t, text)
 
-    def _find(self, comp, var, any_evse=False):
-        """(status, vid, evse id) for a ComponentType/VariableType pair; status None when known,
-        else "UnknownComponent" (B05.FR.04, B06.FR.06) or "UnknownVariable" (B05.FR.05,
-        B06.FR.07; also a missing or wrong variable instance, B06.FR.14/15)."""
-        if not isinstance(comp, dict) or not isinstance(var, dict):
-            return "UnknownComponent", -1, 0
-        cname = comp.get("name")
-        ci = -1
-        for i in range(len(COMPONENTS)):
-            if _eq(COMPONENTS[i], cname):
-                ci = i
-                break
-        if ci < 0 or comp.get("instance"):
-            return "UnknownComponent", -1, 0
-        ev = comp.get("evse")
-        e = 0
-        if ci == C_EVSE or ci == C_CONNECTOR:
-            if any_evse and ev is None:
-                e = 1
-            else:
-                if not isinstance(ev, dict):
-                    return "UnknownComponent", -1, 0
-                e = ev.get("id")
-                c = ev.get("connectorId")
-                if type(e) is not int or not 1 <= e <= self.evses or \
-                        (c is not None if ci == C_EVSE else c != 1):
-                    return "UnknownComponent", -1, 0
-        elif ev is not None:
-            return "UnknownComponent", -1, 0
-        vname = var.get("name")
-        vinst = var.get("instance") or ""
-        for vid in range(COUNT):
-            if comp_index(vid) == ci and _eq(field(vid, _F_VAR), vname) \
-                    and _eq(field(vid, _F_INST), vinst):
-                return None, vid, e
-        return "UnknownVariable", -1, 0
-
-    def _check(self, vid, v):
-        """None if the typed value ``v`` is valid for ``vid``, else a reasonCode: "InvalidValue"
-        (type, format, valuesList member, B05.FR.07) or "ValueOutOfRange" (minLimit/maxLimit,
-        string length)."""
-        t = field(vid, _F_TYPE)
-        lo = self._lim(vid, _F_MIN)
-        hi = self._lim(vid, _F_MAX)
-        if t == "i":
-            if type(v) is not int:
-                return "InvalidValue"
-            if v < (INT_MIN if lo is None else lo) or v > (INT_MAX if hi is None else hi):
-                return "ValueOutOfRange"
-            return None
-        if t == "b":
-            return None if type(v) is bool else "InvalidValue"
-        if type(v) is not str:
-            return "InvalidValue"
-        for ch in v:
-            if ch < " " or ch == "\x7f":
-                return "InvalidValue"
-        if t == "s":
-            n = len(v)
-            if n > (STR_MAX if hi is None else hi) or (lo is not None and n < lo):
-                return "ValueOutOfRange"
-            return None
-        if t in "omq":
-            return _list_reason(t, v, self._vl(vid))
-        return "InvalidValue"  # no writable dateTime/decimal variables
-
     # ---- values -------------------------------------------------------------------------------
 
     def _value(self, vid, evse):
@@ -335,7 +180,7 @@ class DeviceModel:
             return self._v[s]
         src = field(vid, _F_DEF)
         if src == "$T":
-            from lite_stack.clock import iso
+            from device_model.rfc3339 import iso
             return iso(self.live.now())
         if src == "$S":
             ci = comp_index(vid)
@@ -361,8 +206,10 @@ class DeviceModel:
         """Set and persist a value from the stack itself (e.g. HeartbeatInterval from
         BootNotificationResponse.interval, B01.FR.04; SecurityProfile after a profile switch).
         ``value`` typed as ``get`` returns it (text is parsed; a list/tuple is joined for list
-        types). Raises ValueError("ReadOnly") for a constant or live variable, ValueError(reason)
-        for an invalid value, OSError if the store cannot write. Does not call ``on_change``."""
+        types). Raises ValueError("ReadOnly") for a constant or live variable,
+        ValueError("InvalidValue") / ValueError("ValueOutOfRange") for a value the table does not
+        allow (``values.parse_value`` / ``values.check``), OSError if the store cannot write (the
+        old value is kept). Does not call ``on_change``; the ``validate`` hook is not asked."""
         s = SLOT[vid]
         if s == NO_SLOT:
             raise ValueError("ReadOnly")
@@ -371,7 +218,7 @@ class DeviceModel:
             value = parse_value(t, value)
         elif isinstance(value, (list, tuple)):
             value = ",".join(value)
-        r = self._check(vid, value)
+        r = check(self, vid, value)
         if r:
             raise ValueError(r)
         old = self._v[s]
@@ -406,7 +253,7 @@ class DeviceModel:
             vid = data[i]
             v = data[i + 1]
             if type(vid) is int and 0 <= vid < COUNT and SLOT[vid] != NO_SLOT \
-                    and self._check(vid, v) is None:
+                    and check(self, vid, v) is None:
                 self._v[SLOT[vid]] = v
             else:
                 self.dropped += 1
@@ -421,56 +268,10 @@ class DeviceModel:
         UnknownVariable (B06.FR.07), NotSupportedAttributeType for anything but Actual
         (B06.FR.08), Rejected for WriteOnly (B06.FR.09), else Accepted with ``attributeValue``
         (B06.FR.10). Non-Accepted results carry attributeStatusInfo.reasonCode."""
-        out = []
-        for it in items:
-            at = it.get("attributeType") or "Actual"
-            comp = it.get("component")
-            var = it.get("variable")
-            st, vid, e = self._find(comp, var)
-            reason = "NotFound"
-            r = {"attributeType": at, "component": comp, "variable": var}
-            if st is None:
-                if at != "Actual":
-                    st, reason = "NotSupportedAttributeType", "UnsupportedParam"
-                elif field(vid, _F_MUT) == "O":
-                    st, reason = "Rejected", "WriteOnly"
-                else:
-                    st = "Accepted"
-                    r["attributeValue"] = self.text(vid, e)
-            r["attributeStatus"] = st
-            if st != "Accepted":
-                r["attributeStatusInfo"] = {"reasonCode": reason}
-            out.append(r)
-        return out
+        from device_model.access import get_variables
+        return get_variables(self, items)
 
     # ---- B05 SetVariables ---------------------------------------------------------------------
-
-    def _set_one(self, it):
-        # -> (status, reasonCode or None, vid, typed value)
-        st, vid, _ = self._find(it.get("component"), it.get("variable"))
-        if st:
-            return st, "NotFound", -1, None
-        if (it.get("attributeType") or "Actual") != "Actual":
-            return "NotSupportedAttributeType", "UnsupportedParam", vid, None
-        if field(vid, _F_MUT) not in "WO":
-            return "Rejected", "ReadOnly", vid, None
-        t = field(vid, _F_TYPE)
-        try:
-            v = parse_value(t, it.get("attributeValue"))
-        except ValueError as ex:
-            return "Rejected", ex.args[0] if ex.args else "InvalidValue", vid, None
-        r = self._check(vid, v)
-        if r:
-            return "Rejected", r, vid, None
-        hook = self.validate
-        if hook:
-            try:
-                ok = hook(vid, v)
-            except ValueError:
-                ok = False
-            if not ok:
-                return "Rejected", "InvalidValue", vid, None
-        return ("RebootRequired" if "B" in field(vid, _F_FLAGS) else "Accepted"), None, vid, v
 
     def set_variables(self, items):
         """B05: ``items`` = SetVariablesRequest.setVariableData (schema-validated). Returns the
@@ -484,39 +285,8 @@ class DeviceModel:
         Accepted values are persisted before this returns; if the store fails they are rolled
         back and reported Rejected ("InternalError"). Then ``on_change(vid, value)`` is called
         for each changed value."""
-        out = []
-        changes = []
-        for it in items:
-            st, reason, vid, v = self._set_one(it)
-            r = {"attributeType": it.get("attributeType") or "Actual", "attributeStatus": st,
-                 "component": it.get("component"), "variable": it.get("variable")}
-            if reason:
-                r["attributeStatusInfo"] = {"reasonCode": reason}
-            elif st == "Accepted" or st == "RebootRequired":
-                s = SLOT[vid]
-                old = self._v[s]
-                if old != v or type(old) is not type(v):
-                    self._v[s] = v
-                    changes.append((r, vid, old, v))
-            out.append(r)
-        if changes:
-            try:
-                self._save()
-            except OSError:
-                for i in range(len(changes) - 1, -1, -1):
-                    r, vid, old, _ = changes[i]
-                    self._v[SLOT[vid]] = old
-                    r["attributeStatus"] = "Rejected"
-                    r["attributeStatusInfo"] = {"reasonCode": "InternalError"}
-                return out
-            hook = self.on_change
-            if hook:
-                for c in changes:
-                    try:
-                        hook(c[1], c[3])
-                    except Exception as ex:  # the response must still go out
-                        print("device_model: on_change(%d) failed: %r" % (c[1], ex))
-        return out
+        from device_model.access import set_variables
+        return set_variables(self, items)
 
     # ---- request size limits ------------------------------------------------------------------
 
@@ -528,34 +298,26 @@ class DeviceModel:
         limits (B05.FR.11); the same codes are used. Actions: GetVariables, SetVariables,
         GetReport; any other -> None. Spelling as Part 4 §4.3 (2.0.1) and ocpp-go's V2 code;
         OCPP-J 1.6 spelled it "OccurenceConstraintViolation"."""
-        if action == "GetVariables":
-            iv, bv = ids.ITEMS_PER_MESSAGE_GET_VARIABLES, ids.BYTES_PER_MESSAGE_GET_VARIABLES
-        elif action == "SetVariables":
-            iv, bv = ids.ITEMS_PER_MESSAGE_SET_VARIABLES, ids.BYTES_PER_MESSAGE_SET_VARIABLES
-        elif action == "GetReport":
-            iv, bv = ids.ITEMS_PER_MESSAGE_GET_REPORT, ids.BYTES_PER_MESSAGE_GET_REPORT
-        else:
-            return None
-        if n_items > self.get(iv):
-            return "OccurrenceConstraintViolation"
-        if n_bytes > self.get(bv):
-            return "FormatViolation"
-        return None
+        from device_model.limits import check_request_size
+        return check_request_size(self, action, n_items, n_bytes)
 
     # ---- B07 GetBaseReport --------------------------------------------------------------------
 
     def report_parts(self, report_base, max_bytes=None):
-        """B07: None for an unsupported reportBase (SummaryInventory or unknown: the caller
-        answers GetBaseReportResponse NotSupported, TC_B_15), else an iterator of lists of
-        ReportDataType dicts for NotifyReportRequest.reportData, generated lazily.
-        ConfigurationInventory: the variables the CSMS can set (ReadWrite, WriteOnly);
-        FullInventory: all, EVSE/Connector ones once per EVSE (TC_B_53). Each list holds at most
+        """B07 GetBaseReport. None for an unsupported ``report_base`` (SummaryInventory or any
+        other: the caller answers GetBaseReportResponse NotSupported, B07.FR.02, TC_B_15), else an
+        iterator of ``(report_data, tbc)`` tuples, generated lazily: ``report_data`` a list of
+        ReportDataType dicts for NotifyReportRequest.reportData, ``tbc`` True when another part
+        follows (NotifyReportRequest.tbc; False on the last). At least one part is yielded.
+        ConfigurationInventory: the variables the CSMS can set (ReadWrite, WriteOnly; B07.FR.07,
+        TC_B_12); FullInventory: all, EVSE/Connector ones once per EVSE (B07.FR.08, TC_B_13,
+        TC_B_53); no value for WriteOnly (B07.FR.03). Each list holds at most
         ItemsPerMessage[GetReport] items and, serialized with ``json.dumps`` inside a
         NotifyReportRequest CALL (``report.OVERHEAD`` bytes allowed for
-        [2,id,"NotifyReport",{requestId,generatedAt,seqNo,tbc}]), at most ``max_bytes``
-        (default BytesPerMessage[GetReport]). After each yielded list ``self.report_tbc`` tells
-        whether another follows (NotifyReportRequest.tbc); seqNo/requestId/generatedAt are the
-        caller's. A single item larger than the budget is yielded alone."""
+        [2,id,"NotifyReport",{requestId,generatedAt,seqNo,tbc}]), at most ``max_bytes`` bytes
+        (default BytesPerMessage[GetReport]); a single item larger than that is yielded alone.
+        seqNo/requestId/generatedAt are the caller's. Each iterator keeps its own state: reports
+        may be interleaved. Values are read when their part is built."""
         if report_base == "FullInventory":
             conf = False
         elif report_base == "ConfigurationInventory":
@@ -570,10 +332,14 @@ class DeviceModel:
     # ---- other persisted state ----------------------------------------------------------------
 
     def persist(self, name, obj):
-        """``store.save`` passthrough for other stack state (e.g. availability, G03/G04).
-        Returns True if it wrote."""
+        """``store.save`` passthrough for other stack state (e.g. availability, G03/G04):
+        ``obj`` any of None/bool/int/str/bytes/list/dict with str keys (``device_model.cbor``).
+        Returns True if it wrote, False if the stored encoding was already equal. Raises OSError
+        if the store cannot write, ValueError for a bad name (``store._check_name``),
+        TypeError/ValueError for an object ``cbor`` cannot encode."""
         return self.store.save(name, obj)
 
     def restore(self, name, default=None):
-        """``store.load`` passthrough."""
+        """``store.load`` passthrough: the object saved under ``name``, or ``default`` if none
+        is stored or it is corrupt (then ``name`` is in ``store.corrupt``)."""
         return self.store.load(name, default)

@@ -2,13 +2,13 @@
 
 Loaded on first use (``DeviceModel.report_parts``) so a station that is never asked for a report
 never pays for this code. Items are built one at a time from the table; only the current part is
-held in RAM.
+held in RAM, by the generator of that report (nothing is stored on the DeviceModel).
 
 Item shape (Part 2 ReportDataType): component {name, evse {id[, connectorId]}}, variable
-{name[, instance]}, variableAttribute [{type "Actual", mutability, value (omitted for WriteOnly,
-TC_B_53), persistent (true unless live), constant (true for board/table constants)}],
-variableCharacteristics {dataType, supportsMonitoring false, unit, minLimit, maxLimit,
-valuesList (every OptionList/MemberList/SequenceList, TC_B_53)}.
+{name[, instance]}, variableAttribute [{type "Actual", mutability, value (omitted for WriteOnly:
+B07.FR.03 as amended by the 2025-01 erratum, TC_B_53), persistent (true unless live), constant
+(true for board/table constants)}], variableCharacteristics {dataType, supportsMonitoring false,
+unit, minLimit, maxLimit, valuesList (every OptionList/MemberList/SequenceList, TC_B_53)}.
 """
 import json
 
@@ -65,7 +65,9 @@ def item(dm, vid, evse):
 
 
 def parts(dm, configuration_only, max_bytes, max_items):
-    """Generator of reportData lists (see ``DeviceModel.report_parts``)."""
+    """Generator of ``(reportData list, tbc)`` (see ``DeviceModel.report_parts``). All its state
+    (the pending list, its size, the position in the table) is local to the generator, so two
+    reports can be interleaved."""
     budget = max_bytes - OVERHEAD
     batch = []
     used = 2  # "[]"

@@ -117,7 +117,8 @@ def mini_root(tmp_path):
     shutil.copy(os.path.join(ROOT, "lite_stack", "clock.py"), r / "lite_stack" / "clock.py")
     (r / "device_model").mkdir()
     (r / "device_model" / "__init__.py").write_text("")
-    shutil.copy(os.path.join(ROOT, "device_model", "ids.py"), r / "device_model" / "ids.py")
+    for f in ("ids.py", "rfc3339.py"):  # rfc3339: lite_stack.clock imports iso/parse_iso from it
+        shutil.copy(os.path.join(ROOT, "device_model", f), r / "device_model" / f)
     return str(r)
 
 

@@ -5,6 +5,7 @@ import json
 from boards import desktop
 from device_model import DeviceModel, ids, parse_value, format_value, SLOT, NO_SLOT, NSLOTS
 from device_model import table
+from device_model.values import check
 from device_model.store import Store
 from tests.unit.util import raises, tmpdir
 
@@ -118,7 +119,7 @@ def test_defaults_are_typed_and_valid():
     assert dm.get(ids.CS_AVAILABLE) is True
     for vid in range(ids.COUNT):
         if SLOT[vid] != NO_SLOT and vid != ids.BASIC_AUTH_PASSWORD:
-            assert dm._check(vid, dm.get(vid)) is None, vid
+            assert check(dm, vid, dm.get(vid)) is None, vid
 
 
 def test_board_constants_and_board_defaults_override():
@@ -520,7 +521,7 @@ def test_B06_FR_16_17_request_size_limits():
 def _all_items(dm, base, max_bytes=None):
     out = []
     gen = dm.report_parts(base, max_bytes)
-    for part in gen:
+    for part, _ in gen:
         out.extend(part)
     return out
 
@@ -581,9 +582,9 @@ def test_B07_parts_fit_bytes_per_message_and_items_per_message():
     for max_bytes in (900, 2000, dm.get(ids.BYTES_PER_MESSAGE_GET_REPORT)):
         parts = []
         flags = []
-        for p in dm.report_parts("FullInventory", max_bytes):
+        for p, tbc in dm.report_parts("FullInventory", max_bytes):
             parts.append(p)
-            flags.append(dm.report_tbc)
+            flags.append(tbc)
         assert flags == [True] * (len(parts) - 1) + [False]
         assert sum(len(p) for p in parts) == 64
         for seq, p in enumerate(parts):
@@ -596,6 +597,38 @@ def test_B07_parts_fit_bytes_per_message_and_items_per_message():
             assert len(parts) > 10
 
 
+def _interleave(a, b):
+    # Advance two report iterators alternately until both are exhausted.
+    out_a, out_b = [], []
+    live = [(a, out_a), (b, out_b)]
+    while live:
+        for pair in list(live):
+            try:
+                pair[1].append(next(pair[0]))
+            except StopIteration:
+                live.remove(pair)
+    return out_a, out_b
+
+
+def test_B07_interleaved_reports_give_the_same_parts_as_sequential_ones():
+    # Two GetBaseReports in flight (e.g. a second request while the first is still being sent):
+    # each iterator keeps its own part, size and tbc, so neither corrupts the other.
+    dm, _ = make(evses=2, live=Live())
+    for base_a, bytes_a, base_b, bytes_b in (("FullInventory", 900, "FullInventory", 900),
+                                             ("FullInventory", 900, "ConfigurationInventory", 700),
+                                             ("ConfigurationInventory", None, "FullInventory",
+                                              2000)):
+        seq_a = list(dm.report_parts(base_a, bytes_a))
+        seq_b = list(dm.report_parts(base_b, bytes_b))
+        par_a, par_b = _interleave(dm.report_parts(base_a, bytes_a),
+                                   dm.report_parts(base_b, bytes_b))
+        assert par_a == seq_a and par_b == seq_b
+        for parts in (seq_a, seq_b):
+            assert len(parts) > 1
+            assert [t for _, t in parts] == [True] * (len(parts) - 1) + [False]
+    assert not hasattr(dm, "report_tbc")
+
+
 def test_parse_and_format_helpers():
     assert parse_value("integer", "-42") == -42
     assert parse_value("boolean", "False") is False
@@ -604,7 +637,7 @@ def test_parse_and_format_helpers():
     assert parse_value("OptionList", "b", "a,b") == "b"
     raises(ValueError, parse_value, "OptionList", "c", "a,b")
     raises(ValueError, parse_value, "SequenceList", "a,a", "a,b")
-    raises(ValueError, parse_value, "dateTime", "tomorrow")
+    assert raises(ValueError, parse_value, "dateTime", "tomorrow").args[0] == "InvalidValue"
     raises(ValueError, parse_value, "decimal", "1,5")
     raises(ValueError, parse_value, "decimal", "1e999")
     raises(ValueError, parse_value, "integer", 12)

@@ -521,6 +521,41 @@ def test_F06_trigger_heartbeat_and_boot_rejected_TC_F_20_CS_TC_F_26_CS_TC_F_27_C
     scenario(s)
 
 
+def _report_keys(items):
+    return [(it["component"]["name"], (it["component"].get("evse") or {}).get("id"),
+             it["variable"]["name"], it["variable"].get("instance")) for it in items]
+
+
+def test_B07_base_reports_in_parallel_TC_B_12_CS_TC_B_13_CS_TC_B_15_CS():
+    # Two GetBaseReports in flight at once: each gets its own seqNo 0..n and tbc on all but its
+    # last NotifyReport (B07.FR.03), with the same items as a report of its own; SummaryInventory
+    # is not supported (B07.FR.02).
+    async def s(rig):
+        await rig.boot()
+        r = await rig.csms.call("GetBaseReport", {"requestId": 7, "reportBase": "SummaryInventory"})
+        assert r[2]["status"] == "NotSupported"
+        r1 = await rig.csms.call("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+        r2 = await rig.csms.call("GetBaseReport", {"requestId": 2,
+                                                   "reportBase": "ConfigurationInventory"})
+        assert r1[2]["status"] == "Accepted" and r2[2]["status"] == "Accepted"
+        await rig.csms.wait_for(lambda: len([p for p in rig.csms.of("NotifyReport")
+                                             if not p.get("tbc")]) >= 2, 120)
+        order = [p["requestId"] for p in rig.csms.of("NotifyReport")]
+        assert order.index(2) < len(order) - 1 - order[::-1].index(1), order  # interleaved
+        for rid, base in ((1, "FullInventory"), (2, "ConfigurationInventory")):
+            ps = [p for p in rig.csms.of("NotifyReport") if p["requestId"] == rid]
+            assert [p["seqNo"] for p in ps] == list(range(len(ps)))
+            assert [p.get("tbc", False) for p in ps] == [True] * (len(ps) - 1) + [False]
+            got = []
+            for p in ps:
+                got.extend(p.get("reportData", []))
+            want = []
+            for part, _ in rig.station.dm.report_parts(base):
+                want.extend(part)
+            assert len(ps) > 1 and _report_keys(got) == _report_keys(want)
+    scenario(s)
+
+
 def test_P01_data_transfer_unknown_vendor_and_clear_cache_rejected_TC_P_01_CS():
     async def s(rig):
         await rig.boot()
