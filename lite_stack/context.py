@@ -44,6 +44,15 @@ from lite_stack.clock import iso
 from lite_stack.core import rpc as _rpc
 
 
+def status(s, reason=None):
+    """A response payload ``{"status": s}``, with ``statusInfo.reasonCode`` when ``reason`` is given
+    (Part 2 StatusInfoType; reasonCode is a CiString of at most 20 characters)."""
+    r = {"status": s}
+    if reason:
+        r["statusInfo"] = {"reasonCode": reason}
+    return r
+
+
 class TaskSet:
     """The station's fire-and-forget tasks (status notifications, token handling, jobs after a
     response), each kept referenced until it ends: CPython's loop holds tasks weakly, so an

@@ -17,6 +17,7 @@ transaction), else Unavailable (EVSE or Charging Station Inoperative), else Avai
 """
 from device_model import ids
 from lite_stack.clock import parse_iso
+from lite_stack.context import status
 
 AVAILABLE = "Available"
 OCCUPIED = "Occupied"
@@ -24,12 +25,6 @@ UNAVAILABLE = "Unavailable"
 FAULTED = "Faulted"
 STORE = "avail"
 
-
-def _status(s, reason=None):
-    r = {"status": s}
-    if reason:
-        r["statusInfo"] = {"reasonCode": reason}
-    return r
 
 
 class Availability:
@@ -136,21 +131,21 @@ class Availability:
         if ev is None or ev.get("id", 0) == 0:
             if any(e.tx for e in ctx.evses) and ctx.operative != op:
                 self.pending_station_op = op
-                return _status("Scheduled")
+                return status("Scheduled")
             ctx.operative = op
             self.pending_station_op = None
         else:
             e = ctx.evse(ev["id"])
             if e is None or ev.get("connectorId", 1) != 1:
-                return _status("Rejected")
+                return status("Rejected")
             if e.tx and e.operative != op:
                 e.pending_op = op
-                return _status("Scheduled")
+                return status("Scheduled")
             e.operative = op
             e.pending_op = None
         self._save()
         ctx.wake()
-        return _status("Accepted")
+        return status("Accepted")
 
     # ---- G02 heartbeat ----------------------------------------------------------------------------
     async def _heartbeat_task(self):

@@ -20,17 +20,12 @@ import asyncio
 
 from device_model import ids
 from lite_stack.clock import parse_iso
+from lite_stack.context import status
 from lite_stack.core.rpc import CallError, dumps
 
 BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
 STORE = "boot"
 
-
-def _status(s, reason=None):
-    r = {"status": s}
-    if reason:
-        r["statusInfo"] = {"reasonCode": reason}
-    return r
 
 
 class Provisioning:
@@ -118,16 +113,16 @@ class Provisioning:
     def reset(self, p):
         ctx = self.ctx
         if "evseId" in p:
-            return _status("Rejected", "UnsupportedRequest")
+            return status("Rejected", "UnsupportedRequest")
         kind = p["type"]
         if kind == "OnIdle" and any(e.tx for e in ctx.evses):
             ctx.reset_pending = "OnIdle"
-            return _status("Scheduled")  # B12.FR.01
+            return status("Scheduled")  # B12.FR.01
 
         async def fire():
             self._reset_now.set()
         ctx.after(fire)
-        return _status("Accepted")
+        return status("Accepted")
 
     def on_event(self, kind, evse, data):
         if kind == "tx_ended" and self.ctx.reset_pending == "OnIdle" \

@@ -12,10 +12,7 @@
 - F06 TriggerMessage: routed to the block that owns the requested message (``ctx.triggers``);
   NotImplemented for a message no block offers; Rejected for an unknown EVSE/connector.
 """
-
-
-def _status(s):
-    return {"status": s}
+from lite_stack.context import status
 
 
 class Remote:
@@ -37,9 +34,9 @@ class Remote:
                     e = x
                     break
         if e is None or e.tx or not ctx.may_start(e) or not ctx.accepted:
-            return _status("Rejected")
+            return status("Rejected")
         ctx.emit("remote_start", e, (p["idToken"], p.get("groupIdToken"), p["remoteStartId"]))
-        return _status("Accepted")
+        return status("Accepted")
 
     def request_stop(self, p):
         ctx = self.ctx
@@ -47,19 +44,19 @@ class Remote:
             if e.tx and e.tx.id == p["transactionId"]:
                 ctx.emit("stop", e, ("RemoteStop", "Remote", None))
                 ctx.wake()
-                return _status("Accepted")
-        return _status("Rejected")
+                return status("Accepted")
+        return status("Rejected")
 
     def unlock_connector(self, p):
         e = self.ctx.evse(p["evseId"])
         if e is None or p["connectorId"] != 1:
-            return _status("UnknownConnector")
+            return status("UnknownConnector")
         if e.tx:
-            return _status("OngoingAuthorizedTransaction")
+            return status("OngoingAuthorizedTransaction")
         lock = e.hal.lock
         if lock is None or not lock.unlock():
-            return _status("UnlockFailed")
-        return _status("Unlocked")
+            return status("UnlockFailed")
+        return status("Unlocked")
 
     def trigger_message(self, p):
         ctx = self.ctx
@@ -68,9 +65,9 @@ class Remote:
         if ev is not None:
             e = ctx.evse(ev.get("id"))
             if e is None or ev.get("connectorId", 1) != 1:
-                return _status("Rejected")
+                return status("Rejected")
             targets = [e]
         fn = ctx.triggers.get(p["requestedMessage"])
         if fn is None:
-            return _status("NotImplemented")
-        return _status(fn(targets))
+            return status("NotImplemented")
+        return status(fn(targets))
