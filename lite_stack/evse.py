@@ -64,9 +64,11 @@ class Evse:
             self.hal.pilot.set_current(amps)
 
     def open(self):
-        """Open the power path: contactor open, nothing offered."""
+        """Open the power path: contactor open and the PWM offer forced to 0 A (also when this
+        object believes it is already 0: a fault must leave no doubt)."""
         self.hal.contactor.open()
-        self.offer(0)
+        self._offered = 0
+        self.hal.pilot.set_current(0)
 
     def close(self):
         """Close the contactor; True when closed (the HAL may refuse, e.g. a welded check)."""

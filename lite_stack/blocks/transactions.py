@@ -71,7 +71,7 @@ class Transactions:
     def new_tx_id(self):
         """A transactionId unique across reboots (<= 36 chars): boot prefix + counter."""
         self._n += 1
-        return "%s-%d" % (self.ctx.rpc._prefix, self._n)
+        return "%s-%d" % (self.ctx.rpc.boot_id, self._n)
 
     # ---- events from other blocks and the EVSEs -----------------------------------------------------
     def on_event(self, kind, e, data):

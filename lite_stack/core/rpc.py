@@ -88,13 +88,13 @@ class Rpc:
         if boot_id is None:
             import os
             boot_id = "%08x" % int.from_bytes(os.urandom(4), "big")
-        self._prefix = boot_id
+        self.boot_id = boot_id  # 8 hex digits, random per boot: prefix of messageIds and transactionIds
 
     # ---- outbound -------------------------------------------------------------------------------
     def new_id(self):
         """A messageId unique across reboots: 8 hex digits random per boot + a counter (<= 36 chars)."""
         self._n += 1
-        return "%s-%d" % (self._prefix, self._n)
+        return "%s-%d" % (self.boot_id, self._n)
 
     def add_after(self, fn):
         """Queue the zero-argument coroutine function ``fn`` to start once the response to the CALL
