@@ -1,6 +1,7 @@
 """``ocpp2lite`` command line (desktop only; never imported by the stack).
 
-  ocpp2lite sim      the simulated Charging Station (settings from OCPP_* environment variables)
+  ocpp2lite sim      the simulated Charging Station (settings from OCPP_* environment variables);
+                     with --panel [HOST:]PORT also the lab's web control panel
   ocpp2lite csms     the embedded OCPP 2.0.1 CSMS on loopback (built on the `ocpp` library)
   ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
   ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
@@ -32,6 +33,16 @@ def _sim(argv):
     ap.add_argument("--exit-on-reset", action="store_true",
                     help="OCPP_EXIT_ON_RESET=1: exit with code 0 after executing a Reset")
     ap.add_argument("--board", help="OCPP_BOARD: board definition (default desktop)")
+    ap.add_argument("--panel", nargs="?", const="127.0.0.1:8180", metavar="[HOST:]PORT",
+                    help="also serve the lab's web control panel (default 127.0.0.1:8180; the station "
+                         "then runs as a child process; the URL with the per-run token is printed)")
+    ap.add_argument("--panel-allow-remote", action="store_true",
+                    help="allow --panel on a non-loopback address (prints a warning)")
+    ap.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython",
+                    help="with --panel: run the station on CPython (default) or the MicroPython unix port")
+    ap.add_argument("--no-proxy", action="store_true",
+                    help="with --panel: connect the station straight to the CSMS (no loopback proxy, so "
+                         "no go-offline control; e.g. for a wss:// CSMS whose certificate names its host)")
     a = ap.parse_args(argv)
     env = {"OCPP_CSMS_URL": a.csms_url, "OCPP_STATION_ID": a.station_id,
            "OCPP_BASIC_AUTH_PASSWORD": a.password, "OCPP_STATE_DIR": a.state_dir,
@@ -40,6 +51,11 @@ def _sim(argv):
     for k, v in env.items():
         if v is not None:
             os.environ[k] = v
+    if a.panel is not None:
+        from ocpp2lite import panel
+        return panel.main(a.panel, a.interpreter, a.panel_allow_remote, not a.no_proxy)
+    if a.interpreter != "cpython" or a.no_proxy or a.panel_allow_remote:
+        ap.error("--interpreter, --no-proxy and --panel-allow-remote need --panel")
     from lite_stack import sim
     return sim.main()
 
