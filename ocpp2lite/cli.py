@@ -6,6 +6,8 @@
   ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
   ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
+  ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
+  ocpp2lite perf     the Test Procedure's performance parameters, measured on loopback
 """
 import sys
 
@@ -77,6 +79,12 @@ def main(argv=None):
     if cmd == "deploy":
         from ocpp2lite import deploy
         return deploy.main(rest)
+    if cmd == "pics":
+        from ocpp2lite import pics
+        return pics.main(rest)
+    if cmd == "perf":
+        from ocpp2lite import perf
+        return perf.main(rest)
     if cmd == "bench":
         from bench import cli as bench_cli
         return bench_cli.main(rest)
