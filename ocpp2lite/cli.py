@@ -8,6 +8,8 @@
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
   ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
   ocpp2lite perf     the Test Procedure's performance parameters, measured on loopback
+  ocpp2lite conformance   docs/conformance.md (--check), or --run: the certification-named tests on
+                     both interpreters, reported per test case (Markdown + JSON)
 """
 import sys
 
@@ -82,6 +84,9 @@ def main(argv=None):
     if cmd == "pics":
         from ocpp2lite import pics
         return pics.main(rest)
+    if cmd == "conformance":
+        from ocpp2lite import conformance
+        return conformance.main(rest)
     if cmd == "perf":
         from ocpp2lite import perf
         return perf.main(rest)
