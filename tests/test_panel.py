@@ -178,6 +178,14 @@ async def _scenario(interp, shot):
             await expect(page.locator("#process")).to_contain_text("running")
             await expect(page.locator("#log tbody tr.d-lab", has_text="power cut: SIGKILL")).to_have_count(1)
 
+            # ---- reboot: orderly stop, the same state dir, boots again ------------------------------------
+            pid = await page.locator("#process").inner_text()
+            m = csms.mark()
+            await page.click("#reboot")
+            await csms.wait_for("BootNotification", since=m, timeout=60)
+            await expect(page.locator("#reg")).to_have_text("Accepted", timeout=T)
+            await expect(page.locator("#process")).not_to_have_text(pid, timeout=T)
+
             # ---- network drop and reconnect (the CSMS is not touched) ---------------------------------
             await page.fill("#offline-s", "120")
             await page.click("#offline")
@@ -228,3 +236,46 @@ def test_panel_in_headless_chromium(interp):
         pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it)")
     shot = os.environ.get("PANEL_SCREENSHOT") if interp == "cpython" else None
     asyncio.run(asyncio.wait_for(_scenario(interp, shot), 400))
+
+
+def test_panel_helpers():
+    from ocpp2lite import panel
+    assert panel.parse_hostport(None) == ("127.0.0.1", 8180)
+    assert panel.parse_hostport("9000") == ("127.0.0.1", 9000)
+    assert panel.parse_hostport("0.0.0.0:81") == ("0.0.0.0", 81)
+    assert panel.parse_hostport("[::1]:81") == ("::1", 81)
+    assert panel.is_loopback("127.0.0.1") and panel.is_loopback("::1") and not panel.is_loopback("0.0.0.0")
+    assert panel.parse_frame_line('> [2,"a-1","Heartbeat",{}]') == ("CS", [2, "a-1", "Heartbeat", {}])
+    assert panel.parse_frame_line('< [3,"a-1",{"currentTime":"x"}]') == ("CSMS", [3, "a-1", {"currentTime": "x"}])
+    assert panel.parse_frame_line("registration Accepted") is None
+    assert panel.parse_frame_line("> not json") is None
+
+
+def test_panel_refuses_a_network_address_without_the_flag():
+    import subprocess
+    p = subprocess.run([sys.executable, "-m", "ocpp2lite", "sim", "--panel", "0.0.0.0:0"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0 and "--panel-allow-remote" in p.stderr + p.stdout
+    p = subprocess.run([sys.executable, "-m", "ocpp2lite", "sim", "--interpreter", "micropython"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and "need --panel" in p.stderr
+
+
+def test_panel_on_a_network_address_warns(tmp_path):
+    async def run():
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ocpp2lite", "sim", "--panel", "0.0.0.0:0", "--panel-allow-remote",
+            "--csms-url", "ws://127.0.0.1:9", "--state-dir", str(tmp_path), cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        out = b""
+        try:
+            while b"lab panel:" not in out:
+                line = await asyncio.wait_for(proc.stdout.readline(), 30)
+                assert line, out
+                out += line
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 15)
+        return out.decode()
+    out = asyncio.run(run())
+    assert "WARNING" in out and "reachable from the network" in out
