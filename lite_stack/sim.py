@@ -55,7 +55,25 @@ def log(text):
     sys.stderr.write(text + "\n")
 
 
-def apply_event(line, evse_hal, rfid, clock=None):
+def clock_event(line, clock):
+    """The opt-in lab event {"cmd":"clock","shift_s":N}: move the wall clock by N s. Returns None
+    when applied, an error string, or False when the line is not a clock event."""
+    if '"clock"' not in line:
+        return False
+    try:
+        ev = json.loads(line)
+    except Exception:
+        return False
+    if not isinstance(ev, dict) or ev.get("cmd") != "clock":
+        return False
+    d = ev.get("shift_s")
+    if not isinstance(d, int) or isinstance(d, bool):
+        return "shift_s must be an integer"
+    clock.set_time(clock.now() + d)
+    return None
+
+
+def apply_event(line, evse_hal, rfid):
     """Apply one stdin JSON line to the simulated hardware. Returns an error string or None."""
     try:
         ev = json.loads(line)
@@ -64,12 +82,6 @@ def apply_event(line, evse_hal, rfid, clock=None):
     if not isinstance(ev, dict):
         return "not a JSON object"
     cmd = ev.get("cmd")
-    if cmd == "clock" and clock is not None:
-        d = ev.get("shift_s")
-        if not isinstance(d, int) or isinstance(d, bool):
-            return "shift_s must be an integer"
-        clock.set_time(clock.now() + d)
-        return None
     if cmd == "token":
         tid = ev.get("id")
         if not isinstance(tid, str) or not tid or len(tid) > 36:
@@ -164,7 +176,9 @@ async def main_async(settings=None):
     holder = [None]
 
     def on_line(line):
-        err = apply_event(line, evse_hal, rfid, clock)
+        err = clock_event(line, clock)
+        if err is False:
+            err = apply_event(line, evse_hal, rfid)
         if err:
             log("bad event %r: %s" % (line[:80], err))
         elif holder[0]:
