@@ -26,8 +26,10 @@ def _sim(argv):
                     "{\"cmd\":\"token\",\"id\":\"AB12CD34\",\"type\":\"ISO14443\"}, "
                     "{\"cmd\":\"plug_out\",\"evse\":1,\"connector\":1}, "
                     "{\"cmd\":\"fault\",\"evse\":1,\"connector\":1,\"on\":true}, "
-                    "{\"cmd\":\"ev\",\"evse\":1,\"state\":\"B\"}, {\"cmd\":\"meter\",\"evse\":1,\"power_w\":7400}. "
-                    "Every flag mirrors an environment variable, which it overrides.")
+                    "{\"cmd\":\"ev\",\"evse\":1,\"state\":\"B\"}, {\"cmd\":\"meter\",\"evse\":1,\"power_w\":7400}, "
+                    "and the lab aid {\"cmd\":\"clock\",\"shift_s\":3600}. "
+                    "Every station flag mirrors an environment variable, which it overrides; --panel, "
+                    "--panel-allow-remote, --interpreter and --no-proxy are the lab panel's.")
     ap.add_argument("--csms-url", help="OCPP_CSMS_URL: CSMS URL, the station appends /<id> "
                                        "(default ws://127.0.0.1:9000)")
     ap.add_argument("--station-id", help="OCPP_STATION_ID (default LITE-SIM-1)")
@@ -37,6 +39,8 @@ def _sim(argv):
     ap.add_argument("--exit-on-reset", action="store_true",
                     help="OCPP_EXIT_ON_RESET=1: exit with code 0 after executing a Reset")
     ap.add_argument("--board", help="OCPP_BOARD: board definition (default desktop)")
+    ap.add_argument("--status-lines", action="store_true",
+                    help="OCPP_SIM_STATUS=1: print a JSON status line (@status {...}) on stdout on every change")
     ap.add_argument("--panel", nargs="?", const="127.0.0.1:8180", metavar="[HOST:]PORT",
                     help="also serve the lab's web control panel (default 127.0.0.1:8180; the station "
                          "then runs as a child process; the URL with the per-run token is printed)")
@@ -51,7 +55,8 @@ def _sim(argv):
     env = {"OCPP_CSMS_URL": a.csms_url, "OCPP_STATION_ID": a.station_id,
            "OCPP_BASIC_AUTH_PASSWORD": a.password, "OCPP_STATE_DIR": a.state_dir,
            "OCPP_EVSES": None if a.evses is None else str(a.evses),
-           "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board}
+           "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board,
+           "OCPP_SIM_STATUS": "1" if a.status_lines else None}
     for k, v in env.items():
         if v is not None:
             os.environ[k] = v
