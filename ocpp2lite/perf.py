@@ -232,7 +232,10 @@ def render_md(summary, n, when, machine):
             "  time: the station writes its CALLRESULT and then the triggered CALL as two small TCP",
             "  segments, and without TCP_NODELAY (CPython's asyncio sets it, the stack's MicroPython",
             "  socket does not) Nagle's algorithm holds the second until the first is acknowledged.",
-            "  Likely cause, not proven here; setting TCP_NODELAY in lite_stack's WebSocket would tell.",
+            "  An experiment on 2026-12-06 (the same station on MicroPython, started through a wrapper",
+            "  that sets TCP_NODELAY on the socket from asyncio.open_connection; nothing in the stack",
+            "  changed) brought ChangeAvailability -> StatusNotification and the TriggerMessage exchanges",
+            "  to a 0.2-0.3 ms median: setting TCP_NODELAY in lite_stack's WebSocket removes the 40 ms.",
             ""]
     return "\n".join(out)
 
