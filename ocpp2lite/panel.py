@@ -205,6 +205,7 @@ class Lab:
         self._watch = None
         self._busy = False
         self._closing = False
+        self._quick_exits = 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self):
@@ -233,10 +234,19 @@ class Lab:
         self._changed()
 
     async def _watch_exit(self, proc):
+        t0 = time.time()
         rc = await proc.proc.wait()
         if proc is not self.proc or self._busy or self._closing:
             return
-        # the station ended by itself (e.g. Reset with OCPP_EXIT_ON_RESET=1): boot it again
+        # the station ended by itself (e.g. Reset with OCPP_EXIT_ON_RESET=1): boot it again, unless
+        # it keeps dying right after the start (then wait for the Reboot button)
+        self._quick_exits = self._quick_exits + 1 if time.time() - t0 < 3 else 0
+        if self._quick_exits >= 3:
+            self.process = "crashed (exit code %s)" % rc
+            self._note("station process exited with code %s three times within 3 s of its start; not "
+                       "restarted (Reboot tries again; the station log is in the terminal)" % rc)
+            self._changed()
+            return
         self.process = "exited"
         self._note("station process exited with code %s; starting it again" % rc)
         self._changed()
@@ -275,6 +285,7 @@ class Lab:
     async def reboot(self):
         """Orderly restart: close stdin, SIGTERM (SIGKILL after 3 s), start again."""
         self._busy = True
+        self._quick_exits = 0
         try:
             self.process = "rebooting"
             self._changed()

@@ -279,3 +279,26 @@ def test_panel_on_a_network_address_warns(tmp_path):
         return out.decode()
     out = asyncio.run(run())
     assert "WARNING" in out and "reachable from the network" in out
+
+
+def test_lab_stops_restarting_a_station_that_keeps_crashing(tmp_path):
+    from ocpp2lite.panel import Lab
+
+    async def run():
+        env = dict(os.environ, OCPP_BOARD="no_such_board", OCPP_STATE_DIR=str(tmp_path))
+        lab = Lab("ws://127.0.0.1:9", env)
+        await lab.start()
+        try:
+            for _ in range(100):
+                if lab.process.startswith("crashed"):
+                    break
+                await asyncio.sleep(0.1)
+            assert lab.process.startswith("crashed"), lab.process
+            assert lab.starts == 3
+            for bad in ({"cmd": "nope"}, {"cmd": "plug_in", "evse": 0}, {"cmd": "ev", "state": "A"},
+                        {"cmd": "token", "id": ""}, {"cmd": "meter", "power_w": -1}, {"cmd": "plug_in"}):
+                with pytest.raises(ValueError):
+                    await lab.control(bad)
+        finally:
+            await lab.stop()
+    asyncio.run(run())
