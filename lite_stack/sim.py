@@ -134,8 +134,9 @@ async def _stdin_lines(on_line):
             on_line(line.decode() if isinstance(line, bytes) else line)
 
 
-def status(st):
-    """The OCPP_SIM_STATUS=1 line (JSON object): station identity and state, per EVSE its status."""
+def status(st, clock):
+    """The OCPP_SIM_STATUS=1 line (JSON object): station identity and state, per EVSE its status.
+    Reads only the station attributes that stay stable across the stack's redesign."""
     b = st.board
     evs = []
     for e in st.evses:
@@ -145,18 +146,18 @@ def status(st):
                     "tx": e.tx.id if e.tx else None, "state": e.tx.state if e.tx else None,
                     "wh": m.energy_wh(), "w": m.power_w()})
     return {"station": st.station_id, "accepted": st.accepted, "registration": st.registration,
-            "online": st.rpc.conn is not None, "txq": len(st.txq), "time": st.clock.now(),
+            "online": st.rpc.conn is not None, "txq": len(st.txq), "time": clock.now(),
             "vendor": b.VENDOR, "model": b.MODEL, "fw": b.FIRMWARE_VERSION, "serial": b.SERIAL,
             "profile": st.dm.get(ids.SECURITY_PROFILE), "evses": evs}
 
 
-async def _status_task(holder):
+async def _status_task(holder, clock):
     last = None
     while True:
         st = holder[0]
         if st is not None:
             try:
-                line = json.dumps(status(st))
+                line = json.dumps(status(st, clock))
             except Exception as e:
                 line = json.dumps({"error": str(e)})
             if line != last:
@@ -188,7 +189,7 @@ async def main_async(settings=None):
     # silently stop the hardware events ("Task was destroyed but it is pending")
     stdin_task = asyncio.create_task(_stdin_lines(on_line))  # noqa: F841
     if settings.get("status"):
-        status_task = asyncio.create_task(_status_task(holder))  # noqa: F841
+        status_task = asyncio.create_task(_status_task(holder, clock))  # noqa: F841
     while True:
         station = Station(settings, board, clock, hal, log=log)
         holder[0] = station
