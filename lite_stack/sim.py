@@ -11,6 +11,8 @@ Settings from the environment:
   OCPP_EVSES                number of EVSEs, one connector each (default 1)
   OCPP_EXIT_ON_RESET=1      exit with code 0 after executing a Reset (else reboot in-process)
   OCPP_BOARD                board definition (default desktop)
+  OCPP_SIM_STATUS=1         opt-in: one JSON status line on stdout whenever the station state changes
+                            (read by ``ocpp2lite sim --panel``; format in ``status()`` below)
 
 Hardware events, one JSON object per line on stdin (a malformed line is reported on stderr and
 ignored):
@@ -20,6 +22,8 @@ ignored):
   {"cmd":"fault","evse":1,"connector":1,"on":true}    raise/clear a hardware fault
   {"cmd":"ev","evse":1,"state":"B"}           EV stops ("B") / starts ("C") requesting energy
   {"cmd":"meter","evse":1,"power_w":7400}     power drawn while the contactor is closed
+  {"cmd":"clock","shift_s":3600}              opt-in lab aid: move the station's wall clock by N s
+                                              (until the next BootNotification/Heartbeat time sync)
 Station logs (every OCPP frame, "> " sent, "< " received) go to stderr.
 """
 import asyncio
@@ -28,6 +32,7 @@ import os
 import sys
 
 import boards
+from device_model import ids
 from lite_stack.clock import Clock
 from lite_stack.station import Station
 
@@ -42,11 +47,30 @@ def settings_from_env(env=None):
         "evses": int(g("OCPP_EVSES") or "1"),
         "exit_on_reset": (g("OCPP_EXIT_ON_RESET") or "") == "1",
         "board": g("OCPP_BOARD") or "desktop",
+        "status": (g("OCPP_SIM_STATUS") or "") == "1",
     }
 
 
 def log(text):
     sys.stderr.write(text + "\n")
+
+
+def clock_event(line, clock):
+    """The opt-in lab event {"cmd":"clock","shift_s":N}: move the wall clock by N s. Returns None
+    when applied, an error string, or False when the line is not a clock event."""
+    if '"clock"' not in line:
+        return False
+    try:
+        ev = json.loads(line)
+    except Exception:
+        return False
+    if not isinstance(ev, dict) or ev.get("cmd") != "clock":
+        return False
+    d = ev.get("shift_s")
+    if not isinstance(d, int) or isinstance(d, bool):
+        return "shift_s must be an integer"
+    clock.set_time(clock.now() + d)
+    return None
 
 
 def apply_event(line, evse_hal, rfid):
@@ -110,6 +134,40 @@ async def _stdin_lines(on_line):
             on_line(line.decode() if isinstance(line, bytes) else line)
 
 
+def status(st, clock):
+    """The OCPP_SIM_STATUS=1 line (JSON object): station identity and state, per EVSE its status.
+    Reads only the station attributes that stay stable across the stack's redesign."""
+    b = st.board
+    evs = []
+    for e in st.evses:
+        m = e.hal.meter
+        evs.append({"id": e.id, "status": e.status, "plugged": e.plugged, "fault": e.fault,
+                    "pilot": e.hal.pilot.state(), "lock": None if e.hal.lock is None else "present",
+                    "tx": e.tx.id if e.tx else None, "state": e.tx.state if e.tx else None,
+                    "wh": m.energy_wh(), "w": m.power_w()})
+    return {"station": st.station_id, "accepted": st.accepted, "registration": st.registration,
+            "online": st.rpc.conn is not None, "txq": len(st.txq), "time": clock.now(),
+            "vendor": b.VENDOR, "model": b.MODEL, "fw": b.FIRMWARE_VERSION, "serial": b.SERIAL,
+            "profile": st.dm.get(ids.SECURITY_PROFILE), "evses": evs}
+
+
+async def _status_task(holder, clock):
+    last = None
+    while True:
+        st = holder[0]
+        if st is not None:
+            try:
+                line = json.dumps(status(st, clock))
+            except Exception as e:
+                line = json.dumps({"error": str(e)})
+            if line != last:
+                last = line
+                sys.stdout.write("@status " + line + "\n")
+                if hasattr(sys.stdout, "flush"):
+                    sys.stdout.flush()
+        await asyncio.sleep(0.25)
+
+
 async def main_async(settings=None):
     settings = settings or settings_from_env()
     board = boards.load(settings["board"])
@@ -119,7 +177,9 @@ async def main_async(settings=None):
     holder = [None]
 
     def on_line(line):
-        err = apply_event(line, evse_hal, rfid)
+        err = clock_event(line, clock)
+        if err is False:
+            err = apply_event(line, evse_hal, rfid)
         if err:
             log("bad event %r: %s" % (line[:80], err))
         elif holder[0]:
@@ -128,6 +188,8 @@ async def main_async(settings=None):
     # keep a reference: CPython's loop holds tasks weakly, and a collected reader task would
     # silently stop the hardware events ("Task was destroyed but it is pending")
     stdin_task = asyncio.create_task(_stdin_lines(on_line))  # noqa: F841
+    if settings.get("status"):
+        status_task = asyncio.create_task(_status_task(holder, clock))  # noqa: F841
     while True:
         station = Station(settings, board, clock, hal, log=log)
         holder[0] = station

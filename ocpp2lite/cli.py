@@ -1,10 +1,15 @@
 """``ocpp2lite`` command line (desktop only; never imported by the stack).
 
-  ocpp2lite sim      the simulated Charging Station (settings from OCPP_* environment variables)
+  ocpp2lite sim      the simulated Charging Station (settings from OCPP_* environment variables);
+                     with --panel [HOST:]PORT also the lab's web control panel
   ocpp2lite csms     the embedded OCPP 2.0.1 CSMS on loopback (built on the `ocpp` library)
   ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
   ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
+  ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
+  ocpp2lite perf     the Test Procedure's performance parameters, measured on loopback
+  ocpp2lite conformance   docs/conformance.md (--check), or --run: the certification-named tests on
+                     both interpreters, reported per test case (Markdown + JSON)
 """
 import sys
 
@@ -21,8 +26,10 @@ def _sim(argv):
                     "{\"cmd\":\"token\",\"id\":\"AB12CD34\",\"type\":\"ISO14443\"}, "
                     "{\"cmd\":\"plug_out\",\"evse\":1,\"connector\":1}, "
                     "{\"cmd\":\"fault\",\"evse\":1,\"connector\":1,\"on\":true}, "
-                    "{\"cmd\":\"ev\",\"evse\":1,\"state\":\"B\"}, {\"cmd\":\"meter\",\"evse\":1,\"power_w\":7400}. "
-                    "Every flag mirrors an environment variable, which it overrides.")
+                    "{\"cmd\":\"ev\",\"evse\":1,\"state\":\"B\"}, {\"cmd\":\"meter\",\"evse\":1,\"power_w\":7400}, "
+                    "and the lab aid {\"cmd\":\"clock\",\"shift_s\":3600}. "
+                    "Every station flag mirrors an environment variable, which it overrides; --panel, "
+                    "--panel-allow-remote, --interpreter and --no-proxy are the lab panel's.")
     ap.add_argument("--csms-url", help="OCPP_CSMS_URL: CSMS URL, the station appends /<id> "
                                        "(default ws://127.0.0.1:9000)")
     ap.add_argument("--station-id", help="OCPP_STATION_ID (default LITE-SIM-1)")
@@ -32,14 +39,32 @@ def _sim(argv):
     ap.add_argument("--exit-on-reset", action="store_true",
                     help="OCPP_EXIT_ON_RESET=1: exit with code 0 after executing a Reset")
     ap.add_argument("--board", help="OCPP_BOARD: board definition (default desktop)")
+    ap.add_argument("--status-lines", action="store_true",
+                    help="OCPP_SIM_STATUS=1: print a JSON status line (@status {...}) on stdout on every change")
+    ap.add_argument("--panel", nargs="?", const="127.0.0.1:8180", metavar="[HOST:]PORT",
+                    help="also serve the lab's web control panel (default 127.0.0.1:8180; the station "
+                         "then runs as a child process; the URL with the per-run token is printed)")
+    ap.add_argument("--panel-allow-remote", action="store_true",
+                    help="allow --panel on a non-loopback address (prints a warning)")
+    ap.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython",
+                    help="with --panel: run the station on CPython (default) or the MicroPython unix port")
+    ap.add_argument("--no-proxy", action="store_true",
+                    help="with --panel: connect the station straight to the CSMS (no loopback proxy, so "
+                         "no go-offline control; e.g. for a wss:// CSMS whose certificate names its host)")
     a = ap.parse_args(argv)
     env = {"OCPP_CSMS_URL": a.csms_url, "OCPP_STATION_ID": a.station_id,
            "OCPP_BASIC_AUTH_PASSWORD": a.password, "OCPP_STATE_DIR": a.state_dir,
            "OCPP_EVSES": None if a.evses is None else str(a.evses),
-           "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board}
+           "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board,
+           "OCPP_SIM_STATUS": "1" if a.status_lines else None}
     for k, v in env.items():
         if v is not None:
             os.environ[k] = v
+    if a.panel is not None:
+        from ocpp2lite import panel
+        return panel.main(a.panel, a.interpreter, a.panel_allow_remote, not a.no_proxy)
+    if a.interpreter != "cpython" or a.no_proxy or a.panel_allow_remote:
+        ap.error("--interpreter, --no-proxy and --panel-allow-remote need --panel")
     from lite_stack import sim
     return sim.main()
 
@@ -61,6 +86,15 @@ def main(argv=None):
     if cmd == "deploy":
         from ocpp2lite import deploy
         return deploy.main(rest)
+    if cmd == "pics":
+        from ocpp2lite import pics
+        return pics.main(rest)
+    if cmd == "conformance":
+        from ocpp2lite import conformance
+        return conformance.main(rest)
+    if cmd == "perf":
+        from ocpp2lite import perf
+        return perf.main(rest)
     if cmd == "bench":
         from bench import cli as bench_cli
         return bench_cli.main(rest)
