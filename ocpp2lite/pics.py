@@ -179,7 +179,7 @@ def device_model_report(board):
     try:
         dm = DeviceModel(board, Store(d), getattr(board, "EVSES", 1))
         out = {}
-        for part in dm.report_parts("FullInventory"):
+        for part, _ in dm.report_parts("FullInventory"):
             for it in part:
                 key = (it["component"]["name"], it["variable"]["name"], it["variable"].get("instance"))
                 if it["component"].get("evse", {}).get("id", 1) == 1:
