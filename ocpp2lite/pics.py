@@ -137,7 +137,11 @@ async def probe(interp="cpython"):
                 continue   # asked last: an Accepted would re-register
             out["trigger"][what] = await _status(csms, "TriggerMessage", {"requestedMessage": what})
         for n, base in enumerate(_schema_enum("GetBaseReportRequest.json", "ReportBaseEnumType")):
-            out["report"][base] = await _status(csms, "GetBaseReport", {"requestId": 100 + n, "reportBase": base})
+            out["report"][base] = r = await _status(csms, "GetBaseReport",
+                                                     {"requestId": 100 + n, "reportBase": base})
+            if r == "Accepted":  # the station serves one report at a time: wait for its last part
+                await csms.wait_for("NotifyReport", lambda p, rid=100 + n: p["requestId"] == rid
+                                    and not p.get("tbc"), timeout=60)
         # a short session: which Charging Station -> CSMS messages the station sends
         await st.send({"cmd": "plug_in", "evse": 1, "connector": 1})
         await st.send({"cmd": "token", "id": "AB12CD34", "type": "ISO14443"})
