@@ -160,7 +160,9 @@ async def _measure(csms, st, n):
 
 async def run_one(interp, n, log=None):
     """Measure on one interpreter; returns {series key: [seconds, ...]}."""
-    csms = Csms(heartbeat_interval=300)
+    # the remote-start IdTokens are valid: an Invalid one would end the transaction (E05) before
+    # the stop that the measurement sends
+    csms = Csms(heartbeat_interval=300, tokens=["AB12CD34"] + ["PERF%d" % i for i in range(n + 1)])
     await csms.start()
     state_dir = tempfile.mkdtemp(prefix="ocpp2lite-perf-")
     st = StationProcess(station_command(interp), env=station_env(csms.url, "PERF-1", state_dir))

@@ -17,6 +17,9 @@ CONNECTOR_TYPES = ("cType1", "cType2", "sType2", "sType3", "s309-1P-16A", "s309-
 def load(name):
     fm.install()
     fm.clear()
+    # a board module reads the (fake) machine at import: import it afresh, whatever imported it
+    # before in this process (e.g. ocpp2lite pics --board)
+    sys.modules.pop("boards." + name, None)
     return boards.load(name)
 
 
