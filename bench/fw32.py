@@ -602,6 +602,190 @@ def run_code(elf, code, timeout=120, soft_reset=True):
     return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
+# ---- the RAM bench on the firmware ----------------------------------------------------------------
+
+BDEV_BYTES = 256 * 1024            # littlefs RAM block device for the state dir (outside the GC heap)
+BDEV_BLOCK = 512
+STATE_MOUNT = "/ram"
+
+# Mounts littlefs on a RAM block device whose bytes are plain SRAM above the firmware's .bss
+# (uctypes.bytearray_at: no GC heap), so the filesystem's data is not counted as heap, while the
+# VfsLfs2 object and littlefs's caches are (as on a board, where the flash filesystem is mounted at
+# boot). %(addr)d, %(size)d, %(block)d, %(mount)r are filled in by the host.
+MOUNT_CODE = """import gc, vfs, uctypes
+class _RamBdev:
+    def __init__(self, addr, size, block):
+        self.buf = uctypes.bytearray_at(addr, size)
+        self.block = block
+        self.count = size // block
+    def readblocks(self, n, buf, off=0):
+        a = n * self.block + off
+        buf[:] = self.buf[a:a + len(buf)]
+    def writeblocks(self, n, buf, off=None):
+        a = n * self.block + (off or 0)
+        self.buf[a:a + len(buf)] = buf
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.count
+        if op == 5:
+            return self.block
+        if op == 6:
+            return 0
+_bd = _RamBdev(%(addr)d, %(size)d, %(block)d)
+vfs.VfsLfs2.mkfs(_bd)
+vfs.mount(vfs.VfsLfs2(_bd), %(mount)r)
+gc.collect()
+print("@B mounted", gc.mem_alloc())
+"""
+
+# One module import on a fresh interpreter (after a soft reset): the heap once asyncio and json are
+# imported (with the asyncio names the stack loads lazily), then after ``__import__(name)``.
+IMPORT_CODE = """import gc, asyncio, json
+for _n in ("Event", "Lock", "wait_for"):
+    getattr(asyncio, _n)
+_r = [0, 0, None]
+gc.collect()
+_r[0] = gc.mem_alloc()
+for _m in %(names)r:
+    __import__(_m)
+gc.collect()
+_r[1] = gc.mem_alloc()
+print("@M", %(label)r, _r[0], _r[1])
+"""
+
+
+def bdev_address(elf):
+    """Where the RAM block device lives: the first 64 KiB boundary 64 KiB above the firmware's
+    .bss end (``_ebss``); ValueError if it would reach the stack's last 256 KiB."""
+    ebss = elf_symbol(elf, "_ebss")
+    top = elf_symbol(elf, "_estack")
+    if ebss is None or top is None:
+        raise ValueError("no _ebss/_estack symbol in %s" % elf)
+    addr = ((ebss + 0xFFFF) & ~0xFFFF) + 0x10000
+    if addr + BDEV_BYTES > top - 256 * 1024:
+        raise ValueError("no room for the RAM block device above _ebss=0x%x" % ebss)
+    return addr
+
+
+def parse_imports(text):
+    """``@M label before after`` lines -> {label: after - before} (bytes)."""
+    out = {}
+    for line in text.splitlines():
+        p = line.strip().split()
+        if len(p) == 4 and p[0] == "@M" and p[2].isdigit() and p[3].isdigit():
+            out[p[1]] = int(p[3]) - int(p[2])
+    return out
+
+
+def parse_baseline(text):
+    """``@B label bytes`` lines -> {label: bytes}."""
+    out = {}
+    for line in text.splitlines():
+        p = line.strip().split()
+        if len(p) >= 3 and p[0] == "@B" and p[2].isdigit():
+            out[p[1]] = int(p[2])
+    return out
+
+
+def on_demand_blocks(root=ROOT):
+    """Module names (dotted) that lite_stack/blocks/__init__.py marks as loaded on demand, from a
+    module-level ``ON_DEMAND`` dict or tuple (its keys/items: block names or dotted names); None when
+    the package or the name does not exist."""
+    import ast
+    path = os.path.join(root, "lite_stack", "blocks", "__init__.py")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ON_DEMAND" for t in node.targets):
+            try:
+                val = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            names = list(val.keys()) if isinstance(val, dict) else list(val)
+            return sorted(n if "." in n else "lite_stack.blocks." + n for n in names if isinstance(n, str))
+    return None
+
+
+def import_rows(root=ROOT):
+    """Modules whose import cost is reported one by one: those under lite_stack/blocks/ when that
+    package exists, else every module the board script imports (bench.port.stack_imports)."""
+    from bench.port import stack_imports
+    mods = stack_imports(root)
+    blocks = [m for m in mods if m.startswith("lite_stack.blocks.")]
+    return blocks or mods
+
+
+def ram_run(progress=None, root=ROOT, board=DEFAULT_FW_BOARD, per_module=True, timeout=QEMU_TIMEOUT):
+    """The RAM bench on the 32-bit firmware: build (or reuse) it, then in one qemu process:
+    the interpreter's heap after boot; littlefs mounted on a RAM block device at /ram; the Core day
+    (bench/ram_board.py over the raw REPL, state in /ram/state); then, each after a soft reset (a
+    fresh heap: the frozen modules are imported anew), ``import`` of every module of
+    ``import_rows`` alone, of all stack modules, and of the resident ones (when ON_DEMAND exists).
+    Returns a dict (bytes; "board": the bench.port result of the Core day, "build": the build
+    info, "baseline": {"boot", "mounted"}, "imports_each", "imports_all", "imports_resident",
+    "on_demand", "qemu_seconds")."""
+    from bench import port
+    info = build(board=board, root=root, progress=progress)
+    elf = info["elf"]
+    res = {"build": info, "machine": "qemu-system-arm -machine %s (%s, Cortex-M3)" % (QEMU_MACHINE, BOARD)}
+    imports = port.stack_imports(root)
+    res["imports"] = imports
+    t0 = time.time()
+    with Qemu(elf, limit=timeout) as q:
+        r = q.repl
+        r.enter(soft_reset=True, timeout=20)
+        out, err = r.run("import gc, sys\nprint('@V %d.%d.%d' % sys.implementation.version[:3], sys.maxsize)\n"
+                         "gc.collect()\nprint('@B boot', gc.mem_alloc(), gc.mem_free())\n", timeout=30)
+        base = parse_baseline(out.decode())
+        ver = [ln.split() for ln in out.decode().splitlines() if ln.startswith("@V ")]
+        if ver:
+            res["version"], res["maxsize"] = ver[0][1], int(ver[0][2])
+        line = [ln for ln in out.decode().splitlines() if ln.startswith("@B boot")]
+        res["pool"] = sum(int(x) for x in line[0].split()[2:4]) if line else None
+        code = MOUNT_CODE % {"addr": bdev_address(elf), "size": BDEV_BYTES, "block": BDEV_BLOCK,
+                             "mount": STATE_MOUNT}
+        out, err = r.run(code, timeout=30)
+        base.update(parse_baseline(out.decode()))
+        if "mounted" not in base:
+            raise port.ReplError("littlefs mount failed: %s" % err.decode()[-400:])
+        res["baseline"] = base
+        if progress:
+            progress("Core day on the firmware")
+        opts = {"state_dir": STATE_MOUNT + "/state", "board": board, "imports": imports}
+        n = [0]
+
+        def on_line(line):
+            if progress and line.startswith("@R step:"):
+                n[0] += 1
+                progress("step %s" % line.split()[1][5:])
+        out, err = r.run(port.board_script(opts), on_line, timeout)
+        res["board"] = port._result(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+                                    "qemu %s" % BOARD)
+        res["day_seconds"] = round(time.time() - t0, 1)
+        each = {}
+        if per_module:
+            for m in import_rows(root):
+                r.enter(soft_reset=True, timeout=20)
+                out, _ = r.run(IMPORT_CODE % {"names": [m], "label": m}, timeout=60)
+                each.update(parse_imports(out.decode()))
+        res["imports_each"] = [[m, each.get(m)] for m in import_rows(root)] if per_module else []
+        r.enter(soft_reset=True, timeout=20)
+        out, _ = r.run(IMPORT_CODE % {"names": imports, "label": "all"}, timeout=60)
+        res["imports_all"] = parse_imports(out.decode()).get("all")
+        od = on_demand_blocks(root)
+        res["on_demand"] = od
+        if od:
+            r.enter(soft_reset=True, timeout=20)
+            resident = [m for m in imports if m not in od]
+            out, _ = r.run(IMPORT_CODE % {"names": resident, "label": "resident"}, timeout=60)
+            res["imports_resident"] = parse_imports(out.decode()).get("resident")
+        r.exit()
+    res["qemu_seconds"] = round(time.time() - t0, 1)
+    return res
+
+
 def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(prog="python -m bench.fw32", description=__doc__.split("\n")[0])

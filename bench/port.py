@@ -177,11 +177,13 @@ class RawRepl:
                 continue
             last = time.monotonic()
             err += b
+        tail = err[err.index(b"\x04") + 1:]
         err = err[:err.index(b"\x04")]
-        try:
-            self.read_until(b">", 2.0)
-        except ReplError:
-            pass
+        if b">" not in tail:  # the prompt may have come in the same read as the end marker
+            try:
+                self.read_until(b">", 2.0)
+            except ReplError:
+                pass
         return bytes(out), bytes(err)
 
     def run(self, code, on_line=None, timeout=300.0):
@@ -190,6 +192,34 @@ class RawRepl:
 
     def exit(self):
         self.ser.write(b"\r\x02")
+
+
+# Packages whose every module the board script imports before its "stack" sample (recursively:
+# sub-packages such as lite_stack/blocks/ are found by listing), and packages of which only the
+# __init__ is imported (hal drivers and board modules need the hardware; the script simulates it).
+IMPORT_ALL = ("lite_stack", "device_model")
+IMPORT_INIT = ("hal", "boards")
+
+
+def stack_imports(root=ROOT):
+    """Dotted names of the stack modules the board script imports up front, sorted, found by listing
+    the packages: every module of ``IMPORT_ALL`` except the desktop-only ones
+    (ocpp2lite.deploy.DESKTOP_ONLY, e.g. the simulator) plus the ``IMPORT_INIT`` packages."""
+    from ocpp2lite.deploy import DESKTOP_ONLY
+    out = []
+    for pkg in IMPORT_ALL:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, pkg)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+                                 and os.path.exists(os.path.join(dirpath, d, "__init__.py")))
+            for f in sorted(filenames):
+                if not f.endswith(".py"):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
+                if rel in DESKTOP_ONLY:
+                    continue
+                name = rel[:-3].replace("/", ".")
+                out.append(name[:-len(".__init__")] if name.endswith(".__init__") else name)
+    return sorted(out + list(IMPORT_INIT))
 
 
 def board_script(opts):
@@ -218,7 +248,7 @@ def run_board(device, baud=115200, progress=None, board=None, timeout=300, state
               feed_wdt=False, soft_reset=True, ser=None):
     """Run the board script on ``device``; -> result dict as bench.ram.scenario_run gives
     (ok, error, samples, pool, qstr, ...; "where": device)."""
-    opts = {"state_dir": state_dir, "feed_wdt": bool(feed_wdt)}
+    opts = {"state_dir": state_dir, "feed_wdt": bool(feed_wdt), "imports": stack_imports()}
     if board:
         opts["board"] = board
     n = [0]
@@ -247,7 +277,7 @@ def run_local(heap="512k", timeout=120):
     fd, path = tempfile.mkstemp(suffix=".py", prefix="ram_board_")
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(board_script({"state_dir": state + "/s", "board": "desktop"}))
+            f.write(board_script({"state_dir": state + "/s", "board": "desktop", "imports": stack_imports()}))
         p = subprocess.run([micropython_exe(), "-X", "heapsize=" + heap, path], cwd=ROOT,
                            capture_output=True, text=True, timeout=timeout)
         return _result(p.stdout, p.stderr, "unix port (in-process)")
