@@ -331,8 +331,11 @@ class FakeBoard:
             data = data[n:]
 
     def _bytes(self):
-        while not self._stop:
-            r, _, _ = select.select([self.master], [], [], 0.1)
+        while True:
+            stopping = self._stop  # after stop(): handle what the host already sent, then end
+            r, _, _ = select.select([self.master], [], [], 0 if stopping else 0.1)
+            if not r and stopping:
+                return
             if r:
                 try:
                     chunk = os.read(self.master, 4096)
