@@ -1273,6 +1273,10 @@ def fw32_markdown(fw):
             "" if total is None else ("(met)" if kb(total) <= TARGET_TOTAL_KB else "(NOT met)")),
         "| GC pool of the firmware | %s |" % _k(fw.get("pool")),
         "",
+        "kB = 1024 B; the total is %s B (%s kB of 1000 B). Peak step: `%s` (the heap is sampled "
+        "at the hook points only; simulated time and no sockets make the run repeat to the byte)." % (
+            total, "n/a" if total is None else "%.1f" % (total / 1000.0), f.get("peak_label")),
+        "",
         "Run: %s; the Core day took %s s of qemu time, the whole qemu session %s s. Firmware: %s "
         "(%s s%s)." % ("passed" if r.get("ok") else "FAILED: %s" % r.get("error"), fw.get("day_seconds"),
                       fw.get("qemu_seconds"), "reused from the build cache" if b.get("cached") else "built",

@@ -114,3 +114,4 @@ def test_docs_bench_md_headline_is_the_committed_bench_json():
     with open(os.path.join(DOCS_BENCH, "bench.md")) as f:
         md = f.read()
     assert cli.headline_table(doc["results"]) in md
+    assert ram.markdown(doc["results"]["ram"]["result"]).strip() in md   # the RAM section, as generated
