@@ -177,11 +177,13 @@ class RawRepl:
                 continue
             last = time.monotonic()
             err += b
+        tail = err[err.index(b"\x04") + 1:]
         err = err[:err.index(b"\x04")]
-        try:
-            self.read_until(b">", 2.0)
-        except ReplError:
-            pass
+        if b">" not in tail:  # the prompt may have come in the same read as the end marker
+            try:
+                self.read_until(b">", 2.0)
+            except ReplError:
+                pass
         return bytes(out), bytes(err)
 
     def run(self, code, on_line=None, timeout=300.0):
@@ -190,6 +192,68 @@ class RawRepl:
 
     def exit(self):
         self.ser.write(b"\r\x02")
+
+
+# Packages whose every module the board script imports before its "stack" sample (recursively:
+# sub-packages such as lite_stack/blocks/ are found by listing), and packages of which only the
+# __init__ is imported (hal drivers and board modules need the hardware; the script simulates it).
+IMPORT_ALL = ("lite_stack", "device_model")
+IMPORT_INIT = ("hal", "boards")
+
+
+def on_demand_modules(root=ROOT):
+    """Dotted names of the modules the stack loads on demand and releases after use: the blocks of
+    ``lite_stack.blocks.ON_DEMAND`` (action -> block) and what each releases with it (its
+    ``RELEASE``, e.g. device_model.report). Read from the source, so it works for any checkout."""
+    import ast
+    path = os.path.join(root, "lite_stack", "blocks", "__init__.py")
+    if not os.path.exists(path):
+        return []
+    names = set()
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ON_DEMAND"
+                                                for t in node.targets):
+            val = ast.literal_eval(node.value)
+            names.update(val.values() if isinstance(val, dict) else val)
+    out = set()
+    for n in names:
+        out.add("lite_stack.blocks." + n)
+        src = os.path.join(root, "lite_stack", "blocks", n + ".py")
+        if os.path.exists(src):
+            with open(src) as f:
+                for node in ast.parse(f.read()).body:
+                    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "RELEASE"
+                                                            for t in node.targets):
+                        out.update(ast.literal_eval(node.value))
+    return sorted(out)
+
+
+def stack_imports(root=ROOT, on_demand=False):
+    """Dotted names of the stack modules the board script imports up front, sorted, found by listing
+    the packages: every module of ``IMPORT_ALL`` except the desktop-only ones
+    (ocpp2lite.deploy.DESKTOP_ONLY, e.g. the simulator) and, unless ``on_demand``, the modules the
+    stack loads on demand (``on_demand_modules``: a device imports them only while in use), plus
+    the ``IMPORT_INIT`` packages."""
+    from ocpp2lite.deploy import DESKTOP_ONLY
+    lazy = () if on_demand else on_demand_modules(root)
+    out = []
+    for pkg in IMPORT_ALL:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, pkg)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+                                 and os.path.exists(os.path.join(dirpath, d, "__init__.py")))
+            for f in sorted(filenames):
+                if not f.endswith(".py"):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
+                if rel in DESKTOP_ONLY:
+                    continue
+                name = rel[:-3].replace("/", ".")
+                name = name[:-len(".__init__")] if name.endswith(".__init__") else name
+                if name not in lazy:
+                    out.append(name)
+    return sorted(out + list(IMPORT_INIT))
 
 
 def board_script(opts):
@@ -218,7 +282,7 @@ def run_board(device, baud=115200, progress=None, board=None, timeout=300, state
               feed_wdt=False, soft_reset=True, ser=None):
     """Run the board script on ``device``; -> result dict as bench.ram.scenario_run gives
     (ok, error, samples, pool, qstr, ...; "where": device)."""
-    opts = {"state_dir": state_dir, "feed_wdt": bool(feed_wdt)}
+    opts = {"state_dir": state_dir, "feed_wdt": bool(feed_wdt), "imports": stack_imports()}
     if board:
         opts["board"] = board
     n = [0]
@@ -247,7 +311,7 @@ def run_local(heap="512k", timeout=120):
     fd, path = tempfile.mkstemp(suffix=".py", prefix="ram_board_")
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(board_script({"state_dir": state + "/s", "board": "desktop"}))
+            f.write(board_script({"state_dir": state + "/s", "board": "desktop", "imports": stack_imports()}))
         p = subprocess.run([micropython_exe(), "-X", "heapsize=" + heap, path], cwd=ROOT,
                            capture_output=True, text=True, timeout=timeout)
         return _result(p.stdout, p.stderr, "unix port (in-process)")
@@ -301,8 +365,11 @@ class FakeBoard:
             data = data[n:]
 
     def _bytes(self):
-        while not self._stop:
-            r, _, _ = select.select([self.master], [], [], 0.1)
+        while True:
+            stopping = self._stop  # after stop(): handle what the host already sent, then end
+            r, _, _ = select.select([self.master], [], [], 0 if stopping else 0.1)
+            if not r and stopping:
+                return
             if r:
                 try:
                     chunk = os.read(self.master, 4096)

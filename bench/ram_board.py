@@ -5,7 +5,9 @@ the firmware's frozen modules), prefixed with one line ``OPTS = {...}``; on the 
 ``micropython bench/ram_board.py`` runs it from the repository root. Keys of OPTS: ``board``
 (boards.<name>; default fw_image.OCPP_BOARD, else "desktop"), ``state_dir`` (persisted state of
 the run, removed at the end; default "/ram_bench_state"), ``feed_wdt`` (feed machine.WDT, for a
-firmware whose main.py already started the watchdog).
+firmware whose main.py already started the watchdog), ``imports`` (dotted names of every stack module
+to import before the ``stack`` sample; the host lists the packages, bench.port.stack_imports, so no
+module of the stack is named here except the few this script uses itself).
 
 The station is ``lite_stack.station.Station`` on a ``VirtualClock`` (simulated time: the run takes
 seconds) with a small simulated EVSE (pilot, contactor, meter, card reader) and an in-memory CSMS
@@ -436,14 +438,13 @@ def main():
         getattr(asyncio, name)
     sample("sys")
     _qstr("sys")
+    # Every stack module before the "stack" sample (the stack imports some lazily): the host sends
+    # the list (OPTS["imports"], found by listing the packages: bench.port.stack_imports); without
+    # it, the modules this script uses itself.
+    for name in OPTS.get("imports") or ("boards", "hal", "lite_stack.core.rpc", "lite_stack.clock",
+                                        "lite_stack.station"):
+        __import__(name)
     import boards
-    import device_model
-    # loaded on first use by the device model and kept; loaded here so the "stack" sample holds
-    # them (device_model.report is on demand: released after each GetBaseReport)
-    import device_model.access  # noqa: F401
-    import device_model.limits  # noqa: F401
-    import device_model.store  # noqa: F401
-    import lite_stack.core.ws  # noqa: F401
     from lite_stack.core import rpc
     from lite_stack.clock import VirtualClock
     from lite_stack.station import Station
@@ -457,7 +458,6 @@ def main():
     board = boards.load(name)
     sample("stack")
     _qstr("stack")
-    del device_model
     install_probes(rpc.Rpc)
     sample("probes")
     state = OPTS.get("state_dir") or "/ram_bench_state"
