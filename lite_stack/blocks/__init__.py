@@ -6,11 +6,9 @@ action -> method name), its TriggerMessage entries (``ctx.triggers``), its tasks
 its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its state:
 
   A security       SecurityEventNotification (A04)                         blocks/security.py
-  B provisioning   B01-B04 registration, B05/B06 Get/SetVariables,
-                   B11/B12 Reset                                           blocks/provisioning.py
+  B provisioning   B01-B04 registration, B11/B12 Reset                     blocks/provisioning.py
   C authorization  C01 Authorize, C15 offline, ClearCache (C11)            blocks/authorization.py
   E transactions   E01-E10, E14 and the TransactionEvent sender E11-E13    blocks/transactions.py
-  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
   G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
   J metering       J01 clock-aligned meter values                          blocks/metering.py
 
@@ -20,8 +18,10 @@ objects go back to the GC heap while it sleeps. Such a module has ``handle(ctx, 
 done)``; it returns the response payload and calls ``done()`` once all its work (including jobs
 run after the response) has ended:
 
+  B variables      B05 SetVariables, B06 GetVariables                      blocks/variables.py
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
-  P  data transfer DataTransfer (P01/P02)                                  blocks/datatransfer.py
+  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
+  P data transfer  DataTransfer (P01)                                       blocks/datatransfer.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
 security profiles and certificates (A, M: ``security`` / ``certificates``), firmware update (L:
@@ -32,7 +32,13 @@ security profiles and certificates (A, M: ``security`` / ``certificates``), firm
 import sys
 
 ON_DEMAND = {
+    "GetVariables": "variables",
+    "SetVariables": "variables",
     "GetBaseReport": "report",
+    "RequestStartTransaction": "remote",
+    "RequestStopTransaction": "remote",
+    "UnlockConnector": "remote",
+    "TriggerMessage": "remote",
     "DataTransfer": "datatransfer",
 }
 
@@ -75,12 +81,12 @@ class Router:
 
     def add(self, block):
         for action in block.HANDLERS:
-            self.table[action] = getattr(block, block.HANDLERS[action])
+            self.table[action] = block   # the block, not a bound method: no object per action
 
     def get(self, action):
-        h = self.table.get(action)
-        if h is not None:
-            return h
+        b = self.table.get(action)
+        if b is not None:
+            return getattr(b, b.HANDLERS[action])
         name = ON_DEMAND.get(action)
         if name is None:
             return None

@@ -1,5 +1,5 @@
-"""B Provisioning (Part 2 B01-B03 registration, B05/B06 Set/GetVariables, B11/B12 Reset; B07
-GetBaseReport is the on-demand block ``report``).
+"""B Provisioning (Part 2 B01-B03 registration, B11/B12 Reset; B05/B06 Set/GetVariables and B07
+GetBaseReport are the on-demand blocks ``variables`` and ``report``).
 
 Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp, or
 RemoteReset after a Reset, persisted in store record ``boot``); while Pending or Rejected nothing
@@ -21,7 +21,6 @@ import asyncio
 from device_model import ids
 from lite_stack.clock import parse_iso
 from lite_stack.context import status
-from lite_stack.core.rpc import CallError, dumps
 
 BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
 STORE = "boot"
@@ -29,7 +28,7 @@ STORE = "boot"
 
 
 class Provisioning:
-    HANDLERS = {"GetVariables": "get_variables", "SetVariables": "set_variables", "Reset": "reset"}
+    HANDLERS = {"Reset": "reset"}
 
     def __init__(self, ctx, connected):
         """``connected``: the link's asyncio.Event, set while a WebSocket is open."""
@@ -91,23 +90,6 @@ class Provisioning:
             self._trigger.set()
         self.ctx.after(fire)
         return "Accepted"
-
-    # ---- B05/B06 -----------------------------------------------------------------------------------
-    def _check_size(self, action, n_items, p):
-        code = self.ctx.dm.check_request_size(action, n_items, len(dumps(p)))
-        if code:
-            # B06.FR.16/B06.FR.17, B05.FR.11
-            raise CallError(code, action + " above ItemsPerMessage/BytesPerMessage")
-
-    def get_variables(self, p):
-        items = p["getVariableData"]
-        self._check_size("GetVariables", len(items), p)
-        return {"getVariableResult": self.ctx.dm.get_variables(items)}
-
-    def set_variables(self, p):
-        items = p["setVariableData"]
-        self._check_size("SetVariables", len(items), p)
-        return {"setVariableResult": self.ctx.dm.set_variables(items)}
 
     # ---- B11/B12 -------------------------------------------------------------------------------------
     def reset(self, p):

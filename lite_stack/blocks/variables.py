@@ -1,0 +1,26 @@
+"""B05 SetVariables and B06 GetVariables (Part 2), an on-demand block: loaded when the request
+arrives and released, with the device model's ``access`` and ``limits`` modules, right after the
+response (a CSMS configures a station rarely; a Lite station should not hold that code meanwhile).
+
+A request above DeviceDataCtrlr.ItemsPerMessage / BytesPerMessage for its action is answered
+CALLERROR OccurrenceConstraintViolation / FormatViolation (B06.FR.16, B06.FR.17; B05.FR.11);
+otherwise every item gets its result from the device model (B05.FR.01, B06.FR.01; the statuses
+are documented in ``device_model.access``). Accepted changes reach the other blocks as the
+event ``var`` (``DeviceModel.on_change``).
+"""
+from lite_stack.core.rpc import CallError, dumps
+
+RELEASE = ("device_model.access", "device_model.limits")
+
+
+def handle(ctx, action, p, done):
+    done()
+    dm = ctx.dm
+    get = action == "GetVariables"
+    items = p["getVariableData" if get else "setVariableData"]
+    code = dm.check_request_size(action, len(items), len(dumps(p)))
+    if code:
+        raise CallError(code, action + " above ItemsPerMessage/BytesPerMessage")
+    if get:
+        return {"getVariableResult": dm.get_variables(items)}
+    return {"setVariableResult": dm.set_variables(items)}
