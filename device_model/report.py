@@ -64,10 +64,19 @@ def item(dm, vid, evse):
             "variableCharacteristics": ch}
 
 
+def _compact(obj):
+    # JSON without blanks (the size the CSMS receives; MicroPython's json is compact already)
+    try:
+        return json.dumps(obj, separators=(",", ":"))
+    except TypeError:
+        return json.dumps(obj)
+
+
 def parts(dm, configuration_only, max_bytes, max_items):
     """Generator of ``(reportData list, tbc)`` (see ``DeviceModel.report_parts``). All its state
     (the pending list, its size, the position in the table) is local to the generator, so two
-    reports can be interleaved."""
+    reports can be interleaved. An item's size is that of its compact JSON, as the station sends
+    it."""
     budget = max_bytes - OVERHEAD
     batch = []
     used = 2  # "[]"
@@ -78,8 +87,7 @@ def parts(dm, configuration_only, max_bytes, max_items):
         n_evse = dm.evses if ci == C_EVSE or ci == C_CONNECTOR else 1
         for e in range(1, n_evse + 1):
             it = item(dm, vid, e)
-            # default separators (", ", ": ") measure at least as long as the compact form
-            n = len(json.dumps(it).encode()) + 1
+            n = len(_compact(it).encode()) + 1
             if batch and (used + n > budget or len(batch) >= max_items):
                 yield batch, True
                 batch = []

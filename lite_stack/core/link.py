@@ -83,7 +83,8 @@ class Link:
                     await self.rpc.on_frame(text)
             except Exception as e:
                 self.log("connection error: %s %s" % (type(e).__name__, e))
-            ping.cancel()
+            finally:   # also when this task is cancelled (a Reset): no PING task outlives the link
+                ping.cancel()
             self.connected.clear()
             self.rpc.disconnected()
             self.emit("disconnected")

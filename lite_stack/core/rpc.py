@@ -134,6 +134,7 @@ class Rpc:
         text = dumps([CALL, mid, action, payload])
         try:
             await self._send(text)
+            text = None   # not held while the answer is awaited
             if not await self.clock.wait(self._ev, timeout):
                 raise RpcTimeout(action)
         finally:
