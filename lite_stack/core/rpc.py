@@ -78,6 +78,7 @@ class Rpc:
         self.after = []
         self.gate = None  # callable(action) -> CallError or None: refuse inbound CALLs (e.g. boot Rejected)
         self.spawn = asyncio.create_task  # the station sets its bounded TaskSet.spawn
+        self.in_len = 0   # characters of the last received frame
         self._lock = asyncio.Lock()
         self._ev = asyncio.Event()
         self._waiting = 0
@@ -172,6 +173,7 @@ class Rpc:
     async def _on_frame(self, text):
         if self.log:
             self.log("<", text)
+        self.in_len = len(text)   # the size of the message being handled (BytesPerMessage checks)
         try:
             msg = json.loads(text)
         except Exception:  # ValueError on CPython, ValueError/other on MicroPython

@@ -141,3 +141,24 @@ def test_task_set_is_bounded_and_refuses_when_full():
             await asyncio.sleep(0)
         assert len(ts) == 0 and any("block bug" in x for x in log)
     run(main())
+
+
+def test_B06_FR_16_FR_17_get_variables_above_items_or_bytes_per_message():
+    """The variables block answers a GetVariables above ItemsPerMessage with CALLERROR
+    OccurrenceConstraintViolation and one above BytesPerMessage (the frame as received, here
+    padded with JSON whitespace) with FormatViolation; both leave it released."""
+    async def s(rig):
+        _forget_report()
+        await rig.boot()
+        item = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+        r = await rig.csms.call("GetVariables", {"getVariableData": [item] * 17})   # limit 16
+        assert r[0] == 4 and r[2] == "OccurrenceConstraintViolation", r
+        text = '[2,"big-1","GetVariables",{"getVariableData":[%s]%s}]' % (
+            '{"component":{"name":"OCPPCommCtrlr"},"variable":{"name":"HeartbeatInterval"}}',
+            " " * 8200)
+        r = await rig.csms.raw(text)
+        assert r[0] == 4 and r[1] == "big-1" and r[2] == "FormatViolation", r
+        r = await rig.csms.call("GetVariables", {"getVariableData": [item]})
+        assert r[2]["getVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert not _loaded("lite_stack.blocks.variables") and not _loaded("device_model.access")
+    scenario(s)
