@@ -9,6 +9,7 @@ its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its st
   B provisioning   B01-B04 registration, B11/B12 Reset                     blocks/provisioning.py
   C authorization  C01 Authorize, C15 offline, ClearCache (C11)            blocks/authorization.py
   E transactions   E01-E10, E14 and the TransactionEvent sender E11-E13    blocks/transactions.py
+  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
   G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
   J metering       J01 clock-aligned meter values                          blocks/metering.py
 
@@ -20,7 +21,6 @@ run after the response) has ended:
 
   B variables      B05 SetVariables, B06 GetVariables                      blocks/variables.py
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
-  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
   P data transfer  DataTransfer (P01)                                       blocks/datatransfer.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
@@ -35,10 +35,6 @@ ON_DEMAND = {
     "GetVariables": "variables",
     "SetVariables": "variables",
     "GetBaseReport": "report",
-    "RequestStartTransaction": "remote",
-    "RequestStopTransaction": "remote",
-    "UnlockConnector": "remote",
-    "TriggerMessage": "remote",
     "DataTransfer": "datatransfer",
 }
 
