@@ -22,9 +22,12 @@ run after the response) has ended:
 
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
   P  data transfer DataTransfer (P01/P02)                                  blocks/datatransfer.py
+  M  certificates  InstallCertificate, GetInstalledCertificateIds,
+                   DeleteCertificate (M03-M05)                             blocks/certificates.py
+  B  net profiles  SetNetworkProfile (B09, A05)                            blocks/netprofile.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
-security profiles and certificates (A, M: ``security`` / ``certificates``), firmware update (L:
+firmware update (L:
 ``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
@@ -34,6 +37,10 @@ import sys
 ON_DEMAND = {
     "GetBaseReport": "report",
     "DataTransfer": "datatransfer",
+    "InstallCertificate": "certificates",
+    "GetInstalledCertificateIds": "certificates",
+    "DeleteCertificate": "certificates",
+    "SetNetworkProfile": "netprofile",
 }
 
 _PKG = "lite_stack.blocks"

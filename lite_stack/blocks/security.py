@@ -39,6 +39,8 @@ class Security:
             return self._after_boot(data)
         if kind == "security":
             return self.record(data[0], data[1])
+        if kind == "connected" and self.ctx.accepted:   # back online in this run: the ring
+            return self.flush()
         if kind == "var" and data[0] == ids.BASIC_AUTH_PASSWORD and self.ctx.reconnect:
             self.ctx.after(self.ctx.reconnect)   # A01: reconnect with the new password
             return self.record("ReconfigurationOfSecurityParameters", "BasicAuthPassword")

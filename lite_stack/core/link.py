@@ -156,6 +156,7 @@ class Link:
             if self.net is not None and self.slot is not None:
                 try:
                     self.dm.set(ids.SECURITY_PROFILE, self.sp)
+                    self.net.connected(self.slot)
                 except (ValueError, OSError):   # profile 0 is below the variable's minLimit 1
                     pass
                 self.log("connected with network profile slot %s (security profile %d)"

@@ -13,6 +13,9 @@ the persisted profiles rule and the factory settings are not read again.
 - ``get(slot)`` / ``put(slot, data)``: a profile / store one (B09.FR.01).
 - ``check_put(slot, data, in_use)`` -> None or reason: Rejected for a slot outside the valuesList
   (B09.FR.02) or a securityProfile below ``in_use`` (A05.FR.07, TC_A_22).
+- ``connected(slot)``: a connection with ``slot`` succeeded: the profiles of a lower security
+  profile leave NetworkConfigurationPriority and the store (A05: no fall back to a lower
+  profile after an upgrade; TC_A_19 step 13).
 - ``check_priority(value, has_root)`` -> bool for SetVariables NetworkConfigurationPriority:
   every slot needs a profile (B10) and a first slot of security profile >= 2 needs an installed
   CSMSRootCertificate (A05.FR.02, TC_A_20).
@@ -87,3 +90,16 @@ class NetConf:
                 return False                 # B10: a slot without a profile cannot be used
         first = self.profiles[slots[0]]
         return not (first.get("securityProfile", 0) >= 2 and not has_root)  # A05.FR.02
+
+    def connected(self, slot):
+        sp = self.profiles[slot].get("securityProfile", 0)
+        keep = [s for s in self.order() if self.profiles[s].get("securityProfile", 0) >= sp]
+        if len(keep) == len(self.order()):
+            return
+        v = {}
+        for s in self.profiles:
+            if self.profiles[s].get("securityProfile", 0) >= sp:
+                v[s] = self.profiles[s]
+        self.dm.set(ids.NETWORK_CONFIGURATION_PRIORITY, ",".join(keep))
+        self.store.save(STORE, v)
+        self.profiles = v
