@@ -140,3 +140,11 @@ def test_A05_upgrade_sp1_to_sp2_end_to_end_TC_A_19_CS(interp, pki):
             await st.cleanup()
             await csms.stop()
     _run(main, 150)
+
+
+def test_demo_tls_runs_the_main_job_over_wss_with_sp2(capsys):
+    from ocpp2lite import demo
+    rc = demo.main(["--tls", "--interval", "1", "--updates", "1", "--timeout", "20"])
+    out = capsys.readouterr().out
+    assert rc == 0, out[-3000:]
+    assert "listening on wss://" in out and "schema violations 0" in out
