@@ -24,6 +24,10 @@ Refusals become security events (A04): HTTP 401 -> FailedToAuthenticateAtCsms (A
 back-off), a server certificate that does not chain to an installed root or match the host ->
 InvalidCsmsCertificate, TLS below 1.2 -> InvalidTLSVersion (A00, Part 4 §5).
 
+Back-off (Part 4 §5.3, TC_B_57): after a connection loss the first attempt waits
+``backoff(0)`` (RetryBackOffWaitMinimum plus jitter), each failed attempt doubles the base up to
+RetryBackOffRepeatTimes, then it stays constant.
+
 ``reconnect()`` closes the connection in use; the run loop then connects again at once with the
 current password and profile (A01 steps 3-4 after a new BasicAuthPassword).
 ``await run()`` runs until cancelled.
@@ -54,6 +58,7 @@ class Link:
         self._order = None
         self._idx = 0
         self._tries = 0
+        self._again = False
         self.station_id = station_id
         self.dm = dm
         self.clock = clock
@@ -131,6 +136,7 @@ class Link:
         """Close the connection in use (if any): the run loop connects again at once (A01)."""
         conn = self.rpc.conn
         if conn is not None:
+            self._again = True
             try:
                 await conn.close()
             except Exception:
@@ -157,7 +163,7 @@ class Link:
                 try:
                     self.dm.set(ids.SECURITY_PROFILE, self.sp)
                     self.net.connected(self.slot)
-                except (ValueError, OSError):   # profile 0 is below the variable's minLimit 1
+                except (ValueError, OSError):   # flash full: the connection still counts
                     pass
                 self.log("connected with network profile slot %s (security profile %d)"
                          % (self.slot, self.sp))
@@ -167,7 +173,6 @@ class Link:
             self.connected.set()
             self.emit("connected")
             ping = asyncio.create_task(self._ping(conn))
-            up_ms = self.clock.ms()
             try:
                 while True:
                     text = await conn.recv()
@@ -185,8 +190,11 @@ class Link:
                 await conn.close()
             except Exception:
                 pass
-            if self.clock.ms() - up_ms < BACKOFF_FLOOR_S * 1000:  # a CSMS closing at once: no spin
-                await self.clock.sleep(BACKOFF_FLOOR_S)
+            if self._again:    # A01: reconnect at once with the new password
+                self._again = False
+            else:              # Part 4 §5.3 (TC_B_57): the first attempt after a loss waits too
+                await self.clock.sleep(self.backoff(0))
+                fails = 1
 
     async def _ping(self, conn):
         """Part 4 §5.2 WebSocketPingInterval: PING every interval; a PING whose PONG has not come

@@ -232,7 +232,7 @@ def test_A02_http_401_backs_off_and_records_FailedToAuthenticateAtCsms():
     scenario(s)
 
 
-def test_backoff_floor_with_both_variables_zero_TC_B_57_CS():
+def test_backoff_floor_with_both_variables_zero_never_spins():
     async def s(rig):
         await rig.boot()
         for name, v in (("RetryBackOffWaitMinimum", "0"), ("RetryBackOffRandomRange", "0")):
@@ -248,6 +248,28 @@ def test_backoff_floor_with_both_variables_zero_TC_B_57_CS():
         assert 3 <= len(att) <= 20 // BACKOFF_FLOOR_S + 1, att
         rig.csms.online = True
         await rig.csms.wait_for(lambda: rig.csms.conn is not None, 60)
+    scenario(s)
+
+
+def test_reconnect_after_loss_waits_minimum_then_doubles_TC_B_57_CS():
+    async def s(rig):
+        await rig.boot()
+        for name, v in (("RetryBackOffWaitMinimum", "10"), ("RetryBackOffRandomRange", "0"),
+                        ("RetryBackOffRepeatTimes", "2")):
+            await rig.csms.call("SetVariables", _set(name, "OCPPCommCtrlr", v))
+        t0 = rig.clock.ms()
+        rig.csms.drop()                                                   # step 1
+        await rig.csms.wait_for(lambda: rig.csms.connects == 2, 60)
+        assert rig.csms.attempts[-1][0] - t0 >= 10000                     # step 2
+        rig.csms.online = False                                           # step 6: refused
+        t1 = rig.clock.ms()
+        rig.csms.drop()                                                   # step 4
+        await rig.csms.wait_for(lambda: len(rig.csms.attempts) >= 3, 60)
+        a5 = rig.csms.attempts[-1][0]
+        assert a5 - t1 >= 10000                                           # step 5
+        rig.csms.online = True
+        await rig.csms.wait_for(lambda: rig.csms.connects == 3, 60)
+        assert rig.csms.attempts[-1][0] - a5 >= 2 * (a5 - t1)             # step 7: doubled
     scenario(s)
 
 
