@@ -45,7 +45,7 @@ def run_client(interp, ctx, root_pem, host="127.0.0.1"):
 
 
 @pytest.mark.parametrize("interp", INTERPS)
-def test_sp2_right_chain_accepted_ip_and_dns_host_TC_A_19_CS(interp, pki):
+def test_sp2_right_chain_accepted_ip_and_dns_host_TC_A_04_CS(interp, pki):
     ctx = server_context(pki["srv_pem"], pki["srv_key"])
     for host in ("127.0.0.1", "localhost"):
         got = run_client(interp, ctx, pki["root_cert_pem"], host)
@@ -53,7 +53,7 @@ def test_sp2_right_chain_accepted_ip_and_dns_host_TC_A_19_CS(interp, pki):
 
 
 @pytest.mark.parametrize("interp", INTERPS)
-def test_sp2_wrong_root_refused_InvalidCsmsCertificate(interp, pki):
+def test_sp2_wrong_root_refused_InvalidCsmsCertificate_TC_A_05_CS(interp, pki):
     got = run_client(interp, server_context(pki["srv_pem"], pki["srv_key"]), pki["other_cert_pem"])
     assert not got["ok"] and got["status"] == 0 and got["event"] == "InvalidCsmsCertificate", got
 
@@ -66,7 +66,7 @@ def test_sp2_wrong_host_name_refused_InvalidCsmsCertificate(interp, pki):
 
 
 @pytest.mark.parametrize("interp", INTERPS)
-def test_sp2_tls_1_1_server_refused(interp, pki):
+def test_sp2_tls_1_1_server_refused_TC_A_06_CS(interp, pki):
     try:
         ctx = server_context(pki["srv_pem"], pki["srv_key"], ssl.TLSVersion.TLSv1_1)
     except (ssl.SSLError, ValueError) as e:

@@ -283,7 +283,7 @@ def test_backoff_doubles_up_to_repeat_times_then_constant_Part4_5_3():
     scenario(s)
 
 
-def test_M05_install_get_delete_through_the_station_TC_M_01_CS_TC_M_02_CS_TC_M_12_CS_TC_M_17_CS():
+def test_M03_M05_install_get_delete_TC_M_01_CS_TC_M_02_CS_TC_M_12_CS_TC_M_13_CS_TC_M_17_CS_TC_M_18_CS_TC_M_19_CS_TC_M_20_CS_TC_M_22_CS():
     async def s(rig):
         await rig.boot()
         r = await rig.csms.call("GetInstalledCertificateIds", {})
@@ -299,8 +299,18 @@ def test_M05_install_get_delete_through_the_station_TC_M_01_CS_TC_M_02_CS_TC_M_1
         assert chain[0] == {"certificateType": "CSMSRootCertificate",
                             "certificateHashData": x509.hash_data(c)}
         r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": [
+            "ManufacturerRootCertificate"]})
+        m = r[2]["certificateHashDataChain"]                                   # TC_M_13
+        assert [c["certificateType"] for c in m] == ["ManufacturerRootCertificate"]
+        assert m[0]["certificateHashData"] == x509.hash_data(x509.parse(x509.pem_ders(C.MANUFACTURER)[0]))
+        r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": [
             "CSMSRootCertificate", "ManufacturerRootCertificate"]})
         assert len(r[2]["certificateHashDataChain"]) == 2                      # TC_M_17
+        r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": [
+            "V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "V2GCertificateChain",
+            "ManufacturerRootCertificate"]})
+        assert sorted(c["certificateType"] for c in r[2]["certificateHashDataChain"]) == [
+            "CSMSRootCertificate", "ManufacturerRootCertificate"]              # TC_M_18
         r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": ["V2GRootCertificate"]})
         assert r[2]["status"] == "NotFound"                                    # TC_M_19
         r = await rig.csms.call("DeleteCertificate", {"certificateHashData": chain[0]["certificateHashData"]})
@@ -375,6 +385,10 @@ def test_B10_after_reset_first_profile_then_fallback_after_attempts_TC_B_45_CS_T
         await rig.csms.call("SetVariables", _set("NetworkProfileConnectionAttempts", "OCPPCommCtrlr", "2"))
         r = await rig.csms.call("SetVariables", _set("NetworkConfigurationPriority", "OCPPCommCtrlr", "1,0"))
         assert r[2]["setVariableResult"][0]["attributeStatus"] == "RebootRequired"
+        r = await rig.csms.call("Reset", {"type": "OnIdle"})
+        assert r[2]["status"] == "Accepted"
+        await rig.csms.wait_for(lambda: rig.task.done(), 30)
+        assert await rig.task == "reset"
 
     async def second(rig):
         rig.settings["csms_url"] = "ws://ignored-after-first-start"
