@@ -18,6 +18,8 @@ Each change sets SecurityCtrlr.CertificateEntries and records ReconfigurationOfS
 """
 from device_model import ids
 
+RELEASE = ("lite_stack.core.x509",)   # the DER reader goes with the block (core.certstore)
+
 
 def _changed(ctx, what):
     try:

@@ -15,12 +15,13 @@ install either persists every certificate of its PEM or none). Bound: at most ``
   the profile in use, ``keep_csms_root``, needs one: M04; TC_M_12 deletes a root it can spare).
 - ``roots(type)`` -> list of DER bytes; ``count()``.
 
+RAM: the DER reader ``core.x509`` is imported only by ``install`` / ``ids`` / ``delete`` (the
+certificates block releases it after its request); the TLS path needs only the stored DER bytes.
+
 ``tls_context(ders)``: TLS 1.2+ client context, server certificate required, chained to one of
 ``ders`` and matching the host name (mbedTLS 3.6 on MicroPython checks the DNS / IP SAN;
 CPython ``check_hostname``). MicroPython's default client context verifies nothing.
 """
-from lite_stack.core import x509
-
 STORE = "certs"
 TYPES = ("CSMSRootCertificate", "ManufacturerRootCertificate")  # InstallCertificateUseEnumType we store
 
@@ -67,6 +68,7 @@ class CertStore:
     def install(self, typ, pem, now=None):
         if typ not in TYPES:
             return "Rejected"
+        from lite_stack.core import x509
         try:
             ders = x509.pem_ders(pem)
             certs = [x509.parse(d) for d in ders]
@@ -92,6 +94,7 @@ class CertStore:
     def _entries(self):
         # -> list of (type, Cert, hash data); the issuer key is taken from an installed
         # certificate whose subject is this one's issuer, else the certificate's own key
+        from lite_stack.core import x509
         cs = []
         for typ, d in self.items:
             try:
