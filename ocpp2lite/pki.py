@@ -64,8 +64,10 @@ def _write(d, name, data):
     return p
 
 
-def make_pki(d):
-    root, root_key = make_ca("CSMS root")
+def make_pki(d, tag=""):
+    """``tag``: appended to the root's name, so two PKIs have distinct issuer names (OpenSSL
+    picks a trust anchor by subject name)."""
+    root, root_key = make_ca("CSMS root" + tag)
     other, other_key = make_ca("Other root")
     srv, srv_key = make_leaf(root, root_key)
     wrong, wrong_key = make_leaf(root, root_key, hosts=("csms.example.org",))

@@ -148,3 +148,44 @@ def test_demo_tls_runs_the_main_job_over_wss_with_sp2(capsys):
     out = capsys.readouterr().out
     assert rc == 0, out[-3000:]
     assert "listening on wss://" in out and "schema violations 0" in out
+
+
+def test_B10_migrate_to_new_csms_with_new_root_TC_B_50_CS(interp, pki, tmp_path):
+    pki2 = make_pki(str(tmp_path), " 2")   # the new CSMS: another root
+
+    async def main():
+        old = Csms(password=PASSWORD, tls_cert=pki["srv_pem"], tls_key=pki["srv_key"])
+        new = Csms(password=PASSWORD, tls_cert=pki2["srv_pem"], tls_key=pki2["srv_key"])
+        await old.start()
+        await new.start()
+        st = Station(interp, old.url, password=PASSWORD, exit_on_reset=True,
+                     env={"OCPP_CSMS_ROOT_CERT": pki["root_cert_pem"]})
+        try:
+            await st.start()
+            await booted(old, timeout=30)
+            with open(pki2["root_cert_pem"]) as f:
+                r = await old.call("InstallCertificate", {"certificateType": "CSMSRootCertificate",
+                                                          "certificate": f.read()})
+            assert r["status"] == "Accepted"
+            r = await old.call("SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
+                "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": new.url,
+                "messageTimeout": 30, "securityProfile": 2, "ocppInterface": "Wired0"}})
+            assert r["status"] == "Accepted"
+            r = await old.call("SetVariables", {"setVariableData": [{
+                "component": {"name": "OCPPCommCtrlr"},
+                "variable": {"name": "NetworkConfigurationPriority"}, "attributeValue": "1,0"}]})
+            assert r["setVariableResult"][0]["attributeStatus"] in ("Accepted", "RebootRequired")
+            assert (await old.call("Reset", {"type": "OnIdle"}))["status"] == "Accepted"
+            assert await st.wait_exit(15) == 0
+            await st.start()
+            boot, _ = await booted(new, timeout=30)     # TLS verified against the new root
+            assert boot["reason"] == "RemoteReset"
+            assert await _value(new, "SecurityCtrlr", "SecurityProfile") == "2"
+            assert not old.violations and not new.violations
+        except Exception as e:
+            raise AssertionError(failure_report(e, new, st)) from e
+        finally:
+            await st.cleanup()
+            await old.stop()
+            await new.stop()
+    _run(main, 150)
