@@ -27,7 +27,7 @@ import asyncio
 
 from device_model import DeviceModel, ids
 from device_model.store import Store
-from lite_stack.blocks import Router
+from lite_stack.blocks import Router, release
 from lite_stack.blocks.authorization import Authorization
 from lite_stack.blocks.availability import Availability
 from lite_stack.blocks.metering import Metering
@@ -103,6 +103,7 @@ class Station:
                 with open(path) as f:
                     st = self.certs.install(typ, f.read())
                 log("factory %s %s: %s" % (typ, path, st))
+        release("lite_stack.core.x509")   # the DER reader is needed again only by M03-M05
 
     def _validate(self, vid, value):
         # DeviceModel.validate: NetworkConfigurationPriority (B10, A05.FR.02)
