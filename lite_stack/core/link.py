@@ -90,6 +90,11 @@ class Link:
         self._tries += 1
         self.slot = self._order[self._idx]
         p = net.get(self.slot) if self.slot is not None else None
+        if p is None and self.slot is not None:   # dropped after an upgrade (A05): re-read
+            self._order = net.order() or [None]
+            self._idx = 0
+            self.slot = self._order[0]
+            p = net.get(self.slot) if self.slot is not None else None
         if p is None:
             return self.url
         self.sp = p.get("securityProfile", 1)
