@@ -254,7 +254,11 @@ class Demo:
         extra = {}
         password = None
         if a.tls:   # security profile 2: wss://, CSMS certificate checked against a fresh test root
-            from ocpp2lite.pki import make_pki
+            try:
+                from ocpp2lite.pki import make_pki
+            except ImportError:
+                self.out("!! --tls makes its test PKI with PyPI cryptography: pip install cryptography")
+                return 2
             pki_dir = os.path.join(state_dir, "pki")
             os.mkdir(pki_dir)
             pki = make_pki(pki_dir)
