@@ -162,6 +162,17 @@ PROFILES = {
     },
 }
 
+BENCH_ROOT = """-----BEGIN CERTIFICATE-----
+MIIBYzCCAQigAwIBAgIDAKGyMAoGCCqGSM49BAMCMC8xFzAVBgNVBAoMDk9DUFAy
+TGl0ZSB0ZXN0MRQwEgYDVQQDDAtDU01TIHJvb3QgQTAeFw0yNTAxMDEwMDAwMDBa
+Fw00NTAxMDEwMDAwMDBaMC8xFzAVBgNVBAoMDk9DUFAyTGl0ZSB0ZXN0MRQwEgYD
+VQQDDAtDU01TIHJvb3QgQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJHb1nzW
+FnMxL6Ivd639RwuOZWTl3Ir7VG/cbTsPxg8Iw5qVwCOvLOMmu1t1MEDlki6tXVJV
+DYcYRJIjB01O2Q+jEzARMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAw
+RgIhAJ6EAN1c+4d18tQFVC3CnToHyRY8QHiK82ZmlRbMy07hAiEA0WCYlk88dHKI
+bMnQxzo1P0qy/PNFLD+oR+YadQiJySQ=
+-----END CERTIFICATE-----"""  # a test root (tests/unit/certs.py ROOT_A): wss:// needs one installed
+
 CONNECT = "(re)connect & close"
 PINGPONG = "WebSocket PING/PONG"
 
@@ -395,6 +406,9 @@ async def _simulate(name, prof, days, progress, state_dir):
             st = Station(settings, board, clock, hal, None, log)
             if first:  # bench determinism (not sent): no random part in the reconnect back-off
                 st.dm.set(ids.RETRY_BACKOFF_RANDOM_RANGE, 0)
+                # security profile 2 needs a CSMSRootCertificate; the stand-in CSMS speaks no TLS
+                # (its bytes are modelled), so any root will do
+                st.certs.install("CSMSRootCertificate", BENCH_ROOT)
                 first = False
             holder[0] = st
             out["boots"] += 1

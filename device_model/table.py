@@ -77,7 +77,7 @@ TABLE = (
     "2|TimeSource||W|q||||Heartbeat,RealTimeClock|Heartbeat|\n"
     "3|OrganizationName||W|s|||64||@VENDOR=OCPP2Lite|\n"
     "3|CertificateEntries||r|i||0|@CERT_SLOTS=4||0|\n"
-    "3|SecurityProfile||r|i||1|@MAX_SECURITY_PROFILE=2||@SECURITY_PROFILE=1|\n"
+    "3|SecurityProfile||r|i||0|@MAX_SECURITY_PROFILE=2||@SECURITY_PROFILE=1|\n"
     "4|AuthorizeRemoteStart||R|b|||||false|\n"
     "4|LocalAuthorizeOffline||W|b|||||false|\n"
     "4|LocalPreAuthorize||W|b|||||false|\n"

@@ -46,6 +46,9 @@ DEFAULTS = {
     "csms_url": "",           # ws://... or wss://.../<station id> base (the stack appends the id)
     "station_id": None,       # None -> board.SERIAL
     "password": None,         # initial HTTP Basic password (security profile 1/2)
+    "security_profile": None,  # None -> from csms_url: ws 0 / ws + password 1 / wss 2
+    "csms_root_cert": None,   # PEM file in flash installed as CSMSRootCertificate (wss needs it)
+    "manufacturer_root_cert": None,  # PEM file installed as ManufacturerRootCertificate
     "state_dir": "/state",
     "evses": 1,
     "wdt_ms": 8000,
@@ -96,7 +99,7 @@ def board_name(cfg):
 
 def settings(cfg, board):
     """The settings dict ``lite_stack.station.Station`` takes."""
-    return {
+    s = {
         "csms_url": cfg["csms_url"],
         "station_id": cfg["station_id"] or board.SERIAL,
         "password": cfg["password"],
@@ -104,6 +107,10 @@ def settings(cfg, board):
         "evses": cfg["evses"],
         "exit_on_reset": True,
     }
+    for k in ("security_profile", "csms_root_cert", "manufacturer_root_cert"):  # factory defaults
+        if cfg.get(k) is not None:
+            s[k] = cfg[k]
+    return s
 
 
 def image_digest(root=""):

@@ -31,6 +31,10 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 - ``after(fn)``: run the zero-argument coroutine function ``fn`` once the response to the CALL
   being handled has been sent (F06 triggered messages, B07 NotifyReport parts, B11 Reset).
 - ``spawn(coro)``: start a task in the station's one bounded task set (``TaskSet``).
+- ``reconnect``: coroutine function closing the CSMS connection so that the link opens a new one
+  at once (A01 after a new BasicAuthPassword; run it through ``after``), or None.
+- ``certs``: the installed CA certificates (``lite_stack.core.certstore.CertStore``, M03-M05);
+  ``net``: the network connection profiles (``lite_stack.core.netconf.NetConf``, B09/B10/A05).
 - Shared station state, each field written by one block only: ``accepted``/``registration``
   and ``boot_reason`` (provisioning: this start's BootReasonEnumType), ``operative`` (availability: the Charging Station-level Operative flag, G04),
   ``reset_pending`` (provisioning: "OnIdle" while a Reset waits for transactions, B12.FR.01),
@@ -133,6 +137,9 @@ class Context:
         self.last_call_ms = clock.ms()
         self.offline_since = clock.ms()
         self.wake_ev = asyncio.Event()
+        self.reconnect = None
+        self.certs = None
+        self.net = None
 
     def log(self, text):
         if self._log:

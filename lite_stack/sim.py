@@ -6,7 +6,12 @@ the repository root).
 Settings from the environment:
   OCPP_CSMS_URL             CSMS URL; the station appends "/<station id>"  (default ws://127.0.0.1:9000)
   OCPP_STATION_ID           station identity (default LITE-SIM-1)
-  OCPP_BASIC_AUTH_PASSWORD  HTTP Basic password, security profile 1 (username = station id)
+  OCPP_BASIC_AUTH_PASSWORD  HTTP Basic password, security profile 1/2 (username = station id)
+  OCPP_SECURITY_PROFILE     0, 1 or 2 (default: ws:// 0, ws:// + password 1, wss:// 2)
+  OCPP_CSMS_ROOT_CERT       PEM file (one or more certificates) installed as CSMSRootCertificate
+  OCPP_MANUFACTURER_ROOT_CERT  PEM file installed as ManufacturerRootCertificate
+  (URL, password, profile and certificates are factory defaults: read on a start whose state
+  directory holds no network profile yet; afterwards the persisted state rules.)
   OCPP_STATE_DIR            where everything persisted lives (default ./ocpp_state)
   OCPP_EVSES                number of EVSEs, one connector each (default 1)
   OCPP_EXIT_ON_RESET=1      exit with code 0 after executing a Reset (else reboot in-process)
@@ -43,6 +48,9 @@ def settings_from_env(env=None):
         "csms_url": g("OCPP_CSMS_URL") or "ws://127.0.0.1:9000",
         "station_id": g("OCPP_STATION_ID") or "LITE-SIM-1",
         "password": g("OCPP_BASIC_AUTH_PASSWORD") or None,
+        "security_profile": g("OCPP_SECURITY_PROFILE") or None,
+        "csms_root_cert": g("OCPP_CSMS_ROOT_CERT") or None,
+        "manufacturer_root_cert": g("OCPP_MANUFACTURER_ROOT_CERT") or None,
         "state_dir": g("OCPP_STATE_DIR") or "ocpp_state",
         "evses": int(g("OCPP_EVSES") or "1"),
         "exit_on_reset": (g("OCPP_EXIT_ON_RESET") or "") == "1",

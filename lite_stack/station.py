@@ -4,9 +4,14 @@ one ``lite_stack.context.Context`` and runs their tasks; it holds no OCPP behavi
 
 ``Station(settings, board, clock=None, hal=None, ws_factory=None, log=None)``
 - settings: dict with ``csms_url`` (the station appends "/<station_id>"), ``station_id``,
-  ``password`` (None, or the HTTP Basic password of security profile 1; a BasicAuthPassword set by
-  the CSMS and persisted in the device model wins), ``state_dir`` (persisted state), ``evses``
-  (EVSEs, one connector each), ``poll_ms`` (HAL poll period, default 100).
+  ``password`` (None, or the HTTP Basic password of security profiles 1/2; a BasicAuthPassword
+  set by the CSMS and persisted in the device model wins), ``state_dir`` (persisted state),
+  ``evses`` (EVSEs, one connector each), ``poll_ms`` (HAL poll period, default 100); optional
+  ``security_profile`` (default from the URL: ws 0 / ws + password 1 / wss 2),
+  ``csms_root_cert`` / ``manufacturer_root_cert`` (path of a PEM file installed as
+  CSMSRootCertificate / ManufacturerRootCertificate). URL, security profile and certificates
+  are factory defaults: read only on a start whose state holds no network profile yet
+  (``lite_stack.core.netconf``); afterwards the persisted state rules.
 - board: a ``boards.*`` module; hal: ``(list of hal.Evse, rfid reader)`` or None for
   ``board.make_hal(clock, evses)``; ws_factory: ``async (url, auth, max_frame, clock) -> connection``
   with ``recv/send/ping/close`` (default ``lite_stack.core.ws.WebSocket.connect``); log:
@@ -20,9 +25,9 @@ step: authorization, transactions, availability.
 """
 import asyncio
 
-from device_model import DeviceModel
+from device_model import DeviceModel, ids
 from device_model.store import Store
-from lite_stack.blocks import Router
+from lite_stack.blocks import Router, release
 from lite_stack.blocks.authorization import Authorization
 from lite_stack.blocks.availability import Availability
 from lite_stack.blocks.metering import Metering
@@ -32,7 +37,9 @@ from lite_stack.blocks.security import Security
 from lite_stack.blocks.transactions import Transactions
 from lite_stack.clock import Clock
 from lite_stack.context import Context
+from lite_stack.core.certstore import CertStore
 from lite_stack.core.link import Link
+from lite_stack.core.netconf import NetConf, factory_sp
 from lite_stack.core.rpc import Rpc
 from lite_stack.evse import Evse
 from lite_stack.txqueue import TxQueue
@@ -58,9 +65,18 @@ class Station:
         for i in range(n):
             self.evses.append(Evse(i + 1, evse_hal[i], ctx.emit))
         self.rpc.spawn = ctx.spawn
-        self.link = Link(settings["csms_url"], self.station_id, self.dm, clock, self.rpc, ctx.emit,
+        self.certs = ctx.certs = CertStore(store, getattr(board, "CERT_SLOTS", 4))
+        url = settings["csms_url"]
+        self.net = ctx.net = NetConf(store, self.dm, url, factory_sp(
+            url, settings.get("password"), settings.get("security_profile")))
+        if self.net.fresh:
+            self._factory_certs(settings, ctx.log)
+        self.dm.set(ids.CERTIFICATE_ENTRIES, self.certs.count())
+        self.dm.validate = self._validate
+        self.link = Link(url, self.station_id, self.dm, clock, self.rpc, ctx.emit,
                          ctx.log, ws_factory, getattr(board, "MAX_FRAME", 8192),
-                         settings.get("password"))
+                         settings.get("password"), self.certs, self.net)
+        ctx.reconnect = self.link.reconnect
         self.provisioning = Provisioning(ctx, self.link.connected)
         self.availability = av = Availability(ctx)
         self.dm.live = av
@@ -78,6 +94,22 @@ class Station:
                 ctx.subscribe(b)
         self.rpc.handlers = router
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
+
+    def _factory_certs(self, settings, log):
+        for key, typ in (("csms_root_cert", "CSMSRootCertificate"),
+                         ("manufacturer_root_cert", "ManufacturerRootCertificate")):
+            path = settings.get(key)
+            if path:
+                with open(path) as f:
+                    st = self.certs.install(typ, f.read())
+                log("factory %s %s: %s" % (typ, path, st))
+        release("lite_stack.core.x509")   # the DER reader is needed again only by M03-M05
+
+    def _validate(self, vid, value):
+        # DeviceModel.validate: NetworkConfigurationPriority (B10, A05.FR.02)
+        if vid == ids.NETWORK_CONFIGURATION_PRIORITY:
+            return self.net.check_priority(value, bool(self.certs.roots()))
+        return True
 
     def _rpc_log(self, direction, text):
         self._log(direction + " " + text)

@@ -34,6 +34,11 @@ def _sim(argv):
                                        "(default ws://127.0.0.1:9000)")
     ap.add_argument("--station-id", help="OCPP_STATION_ID (default LITE-SIM-1)")
     ap.add_argument("--password", help="OCPP_BASIC_AUTH_PASSWORD: HTTP Basic auth, security profile 1")
+    ap.add_argument("--security-profile", help="OCPP_SECURITY_PROFILE: 0, 1 or 2 (default from the "
+                    "URL: ws 0, ws + password 1, wss 2)")
+    ap.add_argument("--csms-root-cert", help="OCPP_CSMS_ROOT_CERT: PEM installed as CSMSRootCertificate")
+    ap.add_argument("--manufacturer-root-cert",
+                    help="OCPP_MANUFACTURER_ROOT_CERT: PEM installed as ManufacturerRootCertificate")
     ap.add_argument("--state-dir", help="OCPP_STATE_DIR: persisted state (default ./ocpp_state)")
     ap.add_argument("--evses", type=int, help="OCPP_EVSES: EVSEs, one connector each (default 1)")
     ap.add_argument("--exit-on-reset", action="store_true",
@@ -54,6 +59,8 @@ def _sim(argv):
     a = ap.parse_args(argv)
     env = {"OCPP_CSMS_URL": a.csms_url, "OCPP_STATION_ID": a.station_id,
            "OCPP_BASIC_AUTH_PASSWORD": a.password, "OCPP_STATE_DIR": a.state_dir,
+           "OCPP_SECURITY_PROFILE": a.security_profile, "OCPP_CSMS_ROOT_CERT": a.csms_root_cert,
+           "OCPP_MANUFACTURER_ROOT_CERT": a.manufacturer_root_cert,
            "OCPP_EVSES": None if a.evses is None else str(a.evses),
            "OCPP_EXIT_ON_RESET": "1" if a.exit_on_reset else None, "OCPP_BOARD": a.board,
            "OCPP_SIM_STATUS": "1" if a.status_lines else None}

@@ -365,7 +365,7 @@ class Csms:
 
     Csms(host="127.0.0.1", port=0, tokens=("AB12CD34",), password=None, boot_status="Accepted",
          heartbeat_interval=300, log=None, token_status=None, group_ids=None,
-         unknown_status="Invalid", ping_interval=20)
+         unknown_status="Invalid", ping_interval=20, tls_cert=None, tls_key=None, tls_port=None)
 
     - tokens: allow-listed idToken strings (Authorize / TransactionEvent -> Accepted);
     - token_status: {idToken: AuthorizationStatus} for other answers (Blocked, Expired, Invalid,
@@ -374,13 +374,24 @@ class Csms:
     - password: when set, HTTP Basic auth with username = station id and this password is required
       (mutable: ``csms.password = "new"``); boot_status / heartbeat_interval are mutable too;
     - log: callable(str) receiving one readable line per frame and per connection event.
+    - tls_cert / tls_key: PEM files (certificate chain, key): serve wss:// (security profile 2).
+      With tls_port None the one listener is TLS (``url`` is wss://); with tls_port an int (0 =
+      any free port) a second, TLS listener is added next to the ws:// one (``tls_url``), so a
+      station can move from profile 1 to 2 (TC_A_19).
     Frames: ``messages`` (list of Frame; absolute index = frame.index), ``violations`` (list of str).
     """
 
     def __init__(self, host="127.0.0.1", port=0, tokens=DEFAULT_TOKENS, password=None, boot_status="Accepted",
                  heartbeat_interval=300, log=None, token_status=None, group_ids=None, unknown_status="Invalid",
-                 ping_interval=20, log_width=None):
+                 ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None):
         self.host = host
+        self.tls = None
+        if tls_cert:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls_cert, tls_key)
+        self.tls_port = tls_port
+        self._tls_server = None
         self.port = port
         self.tokens = set(tokens or ())
         self.token_status = dict(token_status or {})
@@ -410,22 +421,38 @@ class Csms:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
         self._changed = asyncio.Event()
-        self._server = await ws_serve(self._handler, self.host, self.port, subprotocols=[SUBPROTOCOL],
-                                      process_request=self._process_request,
-                                      process_response=self._process_response, compression=None,
-                                      ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+        kw = dict(subprotocols=[SUBPROTOCOL], process_request=self._process_request,
+                  process_response=self._process_response, compression=None,
+                  ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+        both = self.tls is not None and self.tls_port is not None
+        self._server = await ws_serve(self._handler, self.host, self.port,
+                                      ssl=None if both else self.tls, **kw)
         self.port = self._server.sockets[0].getsockname()[1]
-        self._log("CSMS listening on ws://%s:%d/<stationId> (subprotocol %s%s)"
-                  % (self.host, self.port, SUBPROTOCOL, ", Basic auth" if self.password else ""))
+        if both:
+            self._tls_server = await ws_serve(self._handler, self.host, self.tls_port, ssl=self.tls, **kw)
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
+        self._log("CSMS listening on %s/<stationId> (subprotocol %s%s)"
+                  % (self.url, SUBPROTOCOL, ", Basic auth" if self.password else ""))
+        if both:
+            self._log("CSMS listening on %s/<stationId> (TLS)" % self.tls_url)
         return self.port
 
     @property
     def url(self):
-        """ws://host:port (the station appends /<id>)."""
-        return "ws://%s:%d" % (self.host, self.port)
+        """ws://host:port, or wss:// when the one listener is TLS (the station appends /<id>)."""
+        tls = self.tls is not None and self.tls_port is None
+        return "%s://%s:%d" % ("wss" if tls else "ws", self.host, self.port)
+
+    @property
+    def tls_url(self):
+        """wss://host:port of the second, TLS listener (tls_port given), else None."""
+        return "wss://%s:%d" % (self.host, self.tls_port) if self._tls_server else None
 
     async def stop(self):
         """Close every connection and the listening socket."""
+        if self._tls_server is not None:
+            self._tls_server.close()
+            self._tls_server = None
         if self._server is not None:
             self._server.close()
             try:
@@ -724,6 +751,9 @@ def _parse_args(argv):
                    help="authorization status for tokens not listed (default Invalid)")
     p.add_argument("--password", default=None,
                    help="require HTTP Basic auth (security profile 1): username = station id, this password")
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="serve wss:// (security profile 2) with this certificate chain (PEM)")
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert (PEM)")
     p.add_argument("--boot-status", default="Accepted", choices=("Accepted", "Pending", "Rejected"),
                    help="BootNotification status (default Accepted)")
     p.add_argument("--heartbeat-interval", type=int, default=300,
@@ -750,7 +780,7 @@ async def _serve(args, token_status, group_ids):
     csms = Csms(host=args.host, port=args.port, tokens=args.token or DEFAULT_TOKENS, password=args.password,
                 boot_status=args.boot_status, heartbeat_interval=args.heartbeat_interval, log=_printer,
                 token_status=token_status, group_ids=group_ids, unknown_status=args.unknown_status,
-                log_width=args.width or None)
+                log_width=args.width or None, tls_cert=args.tls_cert, tls_key=args.tls_key)
     await csms.start()
     try:
         await asyncio.Event().wait()

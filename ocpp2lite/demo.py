@@ -13,6 +13,10 @@ Prints a readable transcript ("CS -> CSMS  BootNotification {...}") and a summar
 seqNo list, schema violations). Exit code 0 only when the session completed with zero schema
 violations (:mod:`ocpp2lite.schema_check`), 1 otherwise, 2 on bad arguments.
 
+``--tls``: the same session over wss:// with security profile 2: the CSMS serves a certificate of
+a test PKI made at run time (``ocpp2lite.pki``, PyPI ``cryptography``), the station trusts only its
+root (OCPP_CSMS_ROOT_CERT) and authenticates with HTTP Basic auth.
+
 Also provides :class:`StationProcess`, the subprocess wrapper the end-to-end tests build on.
 """
 import argparse
@@ -27,6 +31,7 @@ import tempfile
 from ocpp2lite.csms import Csms, OcppCallError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TLS_PASSWORD = "demo-basic-auth-password-sp2"   # --tls: HTTP Basic password (security profile 2)
 OUTPUT_LIMIT = 256 * 1024     # bytes of station stderr/stdout kept (the most recent)
 
 
@@ -244,13 +249,34 @@ class Demo:
     async def run(self):
         a = self.args
         width = None if a.full else 300
-        csms = Csms(tokens=(a.token,), log=self.out, log_width=width, heartbeat_interval=a.heartbeat_interval)
-        await csms.start()
         state_dir = tempfile.mkdtemp(prefix="ocpp2lite-demo-")
+        tls = {}
+        extra = {}
+        password = None
+        if a.tls:   # security profile 2: wss://, CSMS certificate checked against a fresh test root
+            try:
+                from ocpp2lite.pki import make_pki
+            except ImportError:
+                self.out("!! --tls makes its test PKI with PyPI cryptography: pip install cryptography")
+                return 2
+            pki_dir = os.path.join(state_dir, "pki")
+            os.mkdir(pki_dir)
+            pki = make_pki(pki_dir)
+            tls = {"tls_cert": pki["srv_pem"], "tls_key": pki["srv_key"], "password": TLS_PASSWORD}
+            password = TLS_PASSWORD
+            extra = {"OCPP_CSMS_ROOT_CERT": pki["root_cert_pem"]}
+            state_dir_station = os.path.join(state_dir, "station")
+            os.mkdir(state_dir_station)
+        else:
+            state_dir_station = state_dir
+        csms = Csms(tokens=(a.token,), log=self.out, log_width=width, heartbeat_interval=a.heartbeat_interval,
+                    **tls)
+        await csms.start()
         cmd = shlex.split(a.station_cmd) if a.station_cmd else station_command(
             "micropython" if a.micropython else "cpython")
         echo = (lambda line: self.out("         station| " + line)) if a.verbose else None
-        st = StationProcess(cmd, env=station_env(csms.url, a.station_id, state_dir), on_stderr=echo)
+        st = StationProcess(cmd, env=station_env(csms.url, a.station_id, state_dir_station, password,
+                                                 extra=extra), on_stderr=echo)
         try:
             await self.step("start the Charging Station: %s (station id %s, CSMS %s)"
                       % (" ".join(cmd), a.station_id, csms.url))
@@ -373,6 +399,9 @@ def _parse_args(argv):
     p.add_argument("--heartbeat-interval", type=int, default=300,
                    help="interval in the BootNotification answer, s (default 300)")
     p.add_argument("--timeout", type=float, default=20, help="seconds to wait for each step (default 20)")
+    p.add_argument("--tls", action="store_true",
+                   help="security profile 2: the CSMS serves wss:// with a test PKI made now (needs PyPI "
+                        "cryptography); the station trusts only its root and uses HTTP Basic auth")
     p.add_argument("--full", action="store_true", help="print payloads in full (default: cut at 300 characters)")
     p.add_argument("--verbose", action="store_true", help="also print the station's own log (stderr)")
     return p.parse_args(argv)

@@ -44,7 +44,8 @@ def _stack_modules():
 
 
 LAYERS = (("hal",), ("device_model",), ("lite_stack.core", "lite_stack.clock"),
-          ("lite_stack.context", "lite_stack.evse", "lite_stack.meter", "lite_stack.txqueue"),
+          ("lite_stack.context", "lite_stack.evse", "lite_stack.meter", "lite_stack.txqueue",
+           "lite_stack.seclog"),
           ("lite_stack.blocks",))
 
 

@@ -21,10 +21,13 @@ run after the response) has ended:
 
   B variables      B05 SetVariables, B06 GetVariables                      blocks/variables.py
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
-  P data transfer  DataTransfer (P01)                                       blocks/datatransfer.py
+  M certificates   InstallCertificate, GetInstalledCertificateIds,
+                   DeleteCertificate (M03-M05)                             blocks/certificates.py
+  B net profiles   SetNetworkProfile (B09, A05)                            blocks/netprofile.py
+  P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
-security profiles and certificates (A, M: ``security`` / ``certificates``), firmware update (L:
+firmware update (L:
 ``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
@@ -36,6 +39,10 @@ ON_DEMAND = {
     "SetVariables": "variables",
     "GetBaseReport": "report",
     "DataTransfer": "datatransfer",
+    "InstallCertificate": "certificates",
+    "GetInstalledCertificateIds": "certificates",
+    "DeleteCertificate": "certificates",
+    "SetNetworkProfile": "netprofile",
 }
 
 _PKG = "lite_stack.blocks"

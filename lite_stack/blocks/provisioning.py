@@ -14,7 +14,8 @@ response. ``OnIdle`` during a transaction: Scheduled; no new transaction starts
 (``ctx.reset_pending``) and the Reset runs when the last transaction has ended (B12.FR.01). A
 per-EVSE Reset is Rejected (UnsupportedRequest; TC_B_28/TC_B_29 are optional). Executing: every
 transaction ends (ResetCommand / ImmediateReset), the queue gets up to 5 s to drain, the next
-boot reason RemoteReset is persisted, then ``done`` is set and the station returns "reset".
+boot reason RemoteReset is persisted, ``RESET_GRACE_S`` lets frames in flight arrive, then
+``done`` is set and the station returns "reset".
 """
 import asyncio
 
@@ -23,6 +24,7 @@ from lite_stack.clock import parse_iso
 from lite_stack.context import status
 
 BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
+RESET_GRACE_S = 1  # s: after the Reset answer, before closing: frames in flight reach the CSMS
 STORE = "boot"
 
 
@@ -121,4 +123,7 @@ class Provisioning:
             if not len(ctx.queue) or not ctx.online():
                 break
             await ctx.clock.sleep(0.1)
+        # a CSMS that is still handling one of our CALLs may drop the Reset answer (or others)
+        # still unread in its buffer when the connection closes at once (seen with `websockets`)
+        await ctx.clock.sleep(RESET_GRACE_S)
         self.done.set()

@@ -1,14 +1,29 @@
-"""A Security, the part every start needs: SecurityEventNotification (Part 2 A04) for what the
-stack detects today — StartupOfTheDevice, ResetOrReboot (after a CSMS Reset) and StateFileCorrupt
-(a persisted record was unreadable and its defaults were restored, ``Store.corrupt``) — sent
-after registration is Accepted (not queued across reboots). Other blocks report an event with
-``ctx.emit("security", None, (type, techInfo or None))``; it is sent when online, else dropped
-(the bounded offline ring and the security log come with security profile 2, issue 11).
+"""A Security, the part every start needs: security events (Part 2 A04), the security log, and
+the reconnect after a new BasicAuthPassword (A01).
 
-Security profiles 2/3, certificates (A00-A03, M) are the named place ``certificates``.
+Events come from ``ctx.emit("security", None, (type, techInfo or None))`` (the link: HTTP 401
+FailedToAuthenticateAtCsms, InvalidCsmsCertificate, InvalidTLSVersion; the certificate and
+network-profile blocks: ReconfigurationOfSecurityParameters) and from this block: after
+registration StartupOfTheDevice or ResetOrReboot (after a CSMS Reset), and StateFileCorrupt (a
+persisted record was unreadable and its defaults were restored, ``Store.corrupt``).
+
+Every event goes to the security log (``lite_stack.seclog``: bounded, power-cut safe, read by
+GetLog). Critical events (Part 2 Appendix 1 "Critical": all but ``NOT_CRITICAL``) go to the
+persisted offline ring first and are delivered from it in order, oldest first, each removed
+once the CSMS answered (the SecurityEventNotification was Accepted); a full ring drops its
+oldest and counts it. Non-critical events are sent only when online, else only logged.
+
+A01: when SetVariables changed SecurityCtrlr.BasicAuthPassword (answer Accepted), the
+connection is closed after the response and opened again with the new password
+(``ctx.reconnect``); a 401 then is FailedToAuthenticateAtCsms and the link backs off.
 """
+from device_model import ids
+from lite_stack.clock import iso
+from lite_stack.seclog import SecLog
 
 TECH_INFO_MAX = 255  # SecurityEventNotificationRequest.techInfo maxLength (Part 2)
+NOT_CRITICAL = ("FailedToAuthenticateAtCsms", "CsmsFailedToAuthenticate",
+                "ReconfigurationOfSecurityParameters", "InvalidMessages", "AttemptedReplayAttacks")
 
 
 class Security:
@@ -16,29 +31,84 @@ class Security:
 
     def __init__(self, ctx):
         self.ctx = ctx
+        self.log = SecLog(ctx.store)
+        self._flushing = False
 
     def on_event(self, kind, evse, data):
         if kind == "accepted":
             return self._after_boot(data)
         if kind == "security":
-            return self.send(data[0], data[1])
+            return self.record(data[0], data[1])
+        if kind == "connected" and self.ctx.accepted:   # back online in this run: the ring
+            return self.flush()
+        if kind == "var" and data[0] == ids.BASIC_AUTH_PASSWORD and self.ctx.reconnect:
+            self.ctx.after(self.ctx.reconnect)   # A01: reconnect with the new password
+            return self.record("ReconfigurationOfSecurityParameters", "BasicAuthPassword")
 
     async def _after_boot(self, reason):
         if reason == "RemoteReset":
-            await self.send("ResetOrReboot", "Reset by the CSMS")
+            self._keep("ResetOrReboot", "Reset by the CSMS")
         else:
-            await self.send("StartupOfTheDevice", None)
+            self._keep("StartupOfTheDevice", None)
         corrupt = self.ctx.store.corrupt
         for name in corrupt:
-            await self.send("StateFileCorrupt", "recovered defaults for " + name)
+            self._keep("StateFileCorrupt", "recovered defaults for " + name)
         corrupt[:] = []
+        await self.flush()
+
+    def _keep(self, kind, info):
+        # log the event; a critical one also into the offline ring. -> True if ringed
+        ctx = self.ctx
+        t = ctx.clock.now()
+        if info:
+            info = info[:TECH_INFO_MAX]
+        try:
+            self.log.add(t, kind, info)
+            if kind in NOT_CRITICAL:
+                return False
+            self.log.push(t, kind, info)
+        except OSError as e:   # flash full or gone: the event still goes out when online
+            ctx.log("security log: %s" % e)
+            return False
+        return True
+
+    def record(self, kind, info):
+        """Record event ``kind`` (SecurityEventEnumType text) with ``info``; returns the coroutine
+        that delivers it (or None)."""
+        ringed = self._keep(kind, info)
+        if ringed:
+            return self.flush()
+        return self._send(self.ctx.clock.now(), kind, info)
 
     async def send(self, kind, info):
-        """SecurityEventNotification ``kind`` (SecurityEventEnumType text) with ``info``."""
+        """Record and deliver ``kind`` now (kept for callers of the former API)."""
+        c = self.record(kind, info)
+        if c is not None:
+            await c
+
+    async def _send(self, t, kind, info):
         ctx = self.ctx
-        if not ctx.accepted:
-            return
-        p = {"type": kind, "timestamp": ctx.iso_now()}
+        if not ctx.online():
+            return False
+        p = {"type": kind, "timestamp": iso(t)}
         if info:
             p["techInfo"] = info[:TECH_INFO_MAX]
-        await ctx.send("SecurityEventNotification", p)
+        return await ctx.send("SecurityEventNotification", p) is not None
+
+    async def flush(self):
+        """Deliver the ring in order while online; stop at the first event not answered."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self.ctx.online():
+                dropped, items = self.log.ring()
+                if not items:
+                    return
+                t, kind, info = items[0]
+                if not await self._send(t, kind, info):
+                    return
+                self.log.pop()
+        finally:
+            self._flushing = False
+

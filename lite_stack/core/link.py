@@ -3,24 +3,62 @@ watchdog (OCPP 2.0.1 Part 4 §5). Knows nothing of OCPP messages beyond handing 
 text frame to ``Rpc.on_frame``.
 
 ``Link(url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-password=None)``: ``url`` is the CSMS URL without the station id (``/<station_id>`` is appended,
-Part 4 §3.1.1); ``dm`` gives the back-off, ping, timeout and password variables; ``emit`` is
-``Context.emit`` (events ``connected`` / ``disconnected``); ``ws_factory`` is
-``async (url, auth, max_frame, clock) -> connection`` with ``recv/send/ping/close`` (default
-``lite_stack.core.ws.WebSocket.connect``); ``password`` is the factory Basic-auth password (a
-BasicAuthPassword set by the CSMS and persisted in the device model wins, A01).
+password=None, certs=None, net=None)``: ``url`` is the CSMS URL without the station id
+(``/<station_id>`` is appended, Part 4 §3.1.1); ``dm`` gives the back-off, ping, timeout and
+password variables; ``emit`` is ``Context.emit`` (events ``connected`` / ``disconnected`` and
+``security`` for the failures below); ``ws_factory`` is ``async (url, auth, max_frame, clock) ->
+connection`` with ``recv/send/ping/close`` (default ``lite_stack.core.ws.WebSocket.connect``,
+given a TLS context for wss://); ``password`` is the factory Basic-auth password (a
+BasicAuthPassword set by the CSMS and persisted in the device model wins, A01); ``certs``: the
+``core.certstore.CertStore`` whose CSMSRootCertificates are the only trust anchors of wss://;
+``net``: the ``core.netconf.NetConf`` profiles (None: ``url`` alone, security profile 1).
+
+Profiles (B10): the link connects with the first slot of NetworkConfigurationPriority; after
+NetworkProfileConnectionAttempts failed attempts in a row on a slot it moves to the next one
+(B10.FR.04), wrapping round; ``slot`` / ``sp`` are the profile in use, and on each connection it
+logs the slot and sets SecurityCtrlr.SecurityProfile. Security profile 0 sends no credentials,
+1 and 2 HTTP Basic auth; 2 needs wss:// and an installed CSMSRootCertificate (no root: no
+connection attempt).
+
+Refusals become security events (A04): HTTP 401 -> FailedToAuthenticateAtCsms (A01/A02, then
+back-off), a server certificate that does not chain to an installed root or match the host ->
+InvalidCsmsCertificate, TLS below 1.2 -> InvalidTLSVersion (A00, Part 4 §5).
+
+Back-off (Part 4 §5.3, TC_B_57): after a connection loss the first attempt waits
+``backoff(0)`` (RetryBackOffWaitMinimum plus jitter), each failed attempt doubles the base up to
+RetryBackOffRepeatTimes, then it stays constant.
+
+``reconnect()`` closes the connection in use; the run loop then connects again at once with the
+current password and profile (A01 steps 3-4 after a new BasicAuthPassword).
 ``await run()`` runs until cancelled.
 """
 import asyncio
 import os
 
 from device_model import ids
+from lite_stack.core.certstore import tls_context, tls_failure
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+BACKOFF_FLOOR_S = const(2)  # s: least wait between two attempts, even with both back-off variables 0
 
 
 class Link:
     def __init__(self, url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-                 password=None):
+                 password=None, certs=None, net=None):
         self.url = url.rstrip("/") + "/" + station_id
+        self.certs = certs
+        self.net = net
+        self.slot = None   # configuration slot in use (or being tried)
+        self.sp = 1        # its security profile
+        self._order = None
+        self._idx = 0
+        self._tries = 0
+        self._again = False
         self.station_id = station_id
         self.dm = dm
         self.clock = clock
@@ -33,28 +71,81 @@ class Link:
         self.connected = asyncio.Event()
 
     def auth(self):
-        """(username, password) for HTTP Basic auth (security profile 1, Part 2 A00.FR.2xx), or
-        None without a password."""
+        """(username, password) for HTTP Basic auth (security profiles 1 and 2, Part 2 A00), or
+        None without a password or with security profile 0."""
         pw = self.dm.get(ids.BASIC_AUTH_PASSWORD) or self.password
-        return (self.station_id, pw) if pw else None
+        return (self.station_id, pw) if pw and self.sp else None
+
+    def _profile(self):
+        # -> URL to connect to; sets slot/sp from the profile chosen (B10.FR.04)
+        net = self.net
+        if net is None:
+            return self.url
+        if self._order is None:
+            self._order = net.order() or [None]
+        if self._tries >= self.dm.get(ids.NETWORK_PROFILE_CONNECTION_ATTEMPTS) \
+                and len(self._order) > 1:
+            self._idx = (self._idx + 1) % len(self._order)
+            self._tries = 0
+        self._tries += 1
+        self.slot = self._order[self._idx]
+        p = net.get(self.slot) if self.slot is not None else None
+        if p is None and self.slot is not None:   # dropped after an upgrade (A05): re-read
+            self._order = net.order() or [None]
+            self._idx = 0
+            self.slot = self._order[0]
+            p = net.get(self.slot) if self.slot is not None else None
+        if p is None:
+            return self.url
+        self.sp = p.get("securityProfile", 1)
+        return p["ocppCsmsUrl"].rstrip("/") + "/" + self.station_id
 
     async def _connect(self):
+        self.url_used = url = self._profile()
         if self.ws_factory:
-            return await self.ws_factory(self.url, self.auth(), self.max_frame, self.clock)
+            return await self.ws_factory(url, self.auth(), self.max_frame, self.clock)
         from lite_stack.core.ws import WebSocket
-        return await WebSocket.connect(self.url, "ocpp2.0.1", self.auth(), None, self.max_frame,
+        ctx = None
+        if url.startswith("wss://"):
+            roots = self.certs.roots() if self.certs else []
+            if not roots:
+                raise OSError("wss:// without an installed CSMSRootCertificate")
+            ctx = tls_context(roots)
+        elif self.sp >= 2:
+            raise OSError("security profile %d needs wss://" % self.sp)
+        return await WebSocket.connect(url, "ocpp2.0.1", self.auth(), ctx, self.max_frame,
                                        self.dm.get(ids.MESSAGE_TIMEOUT), self.clock)
 
     def backoff(self, fails):
         """Seconds to wait after ``fails`` failed attempts in a row (Part 4 §5.3):
-        RetryBackOffWaitMinimum doubled min(fails, RetryBackOffRepeatTimes) times, plus a random
-        0..RetryBackOffRandomRange."""
+        RetryBackOffWaitMinimum doubled min(fails, RetryBackOffRepeatTimes) times (then
+        constant), plus a random 0..RetryBackOffRandomRange; never below ``BACKOFF_FLOOR_S``, so
+        the link cannot spin with both variables at 0."""
         wait = self.dm.get(ids.RETRY_BACKOFF_WAIT_MINIMUM)
         wait <<= min(fails, self.dm.get(ids.RETRY_BACKOFF_REPEAT_TIMES))
         rr = self.dm.get(ids.RETRY_BACKOFF_RANDOM_RANGE)
         if rr > 0:
             wait += int.from_bytes(os.urandom(2), "big") % (rr + 1)
-        return wait
+        return wait if wait > BACKOFF_FLOOR_S else BACKOFF_FLOOR_S
+
+    def _refused(self, e):
+        # a failed attempt -> security event (A04) when it is an authentication / TLS refusal
+        if getattr(e, "status", 0) == 401:
+            self.emit("security", None, ("FailedToAuthenticateAtCsms", "HTTP 401"))
+            return
+        kind = tls_failure(str(e))
+        if kind:
+            self.emit("security", None, (kind, str(e)))
+
+    async def reconnect(self):
+        """Close the connection in use (if any): the run loop connects again at once (A01)."""
+        conn = self.rpc.conn
+        if conn is not None:
+            self._again = True
+            try:
+                await conn.close()
+            except Exception:
+                pass
 
     async def run(self):
         fails = 0
@@ -63,6 +154,7 @@ class Link:
                 conn = await self._connect()
             except Exception as e:  # OSError, WsError, timeouts: all mean "try again later"
                 self.log("connect failed: %s %s" % (type(e).__name__, e))
+                self._refused(e)
                 conn = None
             if conn is None:
                 wait = self.backoff(fails)
@@ -70,8 +162,19 @@ class Link:
                 await self.clock.sleep(wait)
                 continue
             fails = 0
+            self._tries = 0
             self.rpc.conn = conn
-            self.log("connected to %s" % self.url)
+            if self.net is not None and self.slot is not None:
+                try:
+                    self.dm.set(ids.SECURITY_PROFILE, self.sp)
+                    self.net.connected(self.slot)
+                except (ValueError, OSError):   # flash full: the connection still counts
+                    pass
+                self.log("connected with network profile slot %s (security profile %d)"
+                         % (self.slot, self.sp))
+            if self.certs is not None:
+                self.certs.keep_csms_root = self.sp >= 2
+            self.log("connected to %s" % self.url_used)
             self.connected.set()
             self.emit("connected")
             ping = asyncio.create_task(self._ping(conn))
@@ -93,6 +196,11 @@ class Link:
                 await conn.close()
             except Exception:
                 pass
+            if self._again:    # A01: reconnect at once with the new password
+                self._again = False
+            else:              # Part 4 §5.3 (TC_B_57): the first attempt after a loss waits too
+                await self.clock.sleep(self.backoff(0))
+                fails = 1
 
     async def _ping(self, conn):
         """Part 4 §5.2 WebSocketPingInterval: PING every interval; a PING whose PONG has not come

@@ -43,6 +43,11 @@ class _Conn:
         self.ev.set()
 
 
+class Http401(Exception):
+    """A handshake refused with HTTP 401 (as ``lite_stack.core.ws.WsError``)."""
+    status = 401
+
+
 class FakeCsms:
     def __init__(self, clock):
         self.clock = clock
@@ -57,14 +62,22 @@ class FakeCsms:
         self.pings = 0
         self.boot_status = "Accepted"
         self.interval = 300
+        self.password = None   # set: HTTP Basic auth with this password, else 401
+        self.refuse = None     # set: every connection attempt fails with OSError(refuse)
+        self.attempts = []     # (clock ms, url) of every connection attempt
         self._n = 0
         self._ev = asyncio.Event()
 
     async def factory(self, url, auth, max_frame, clock):
+        self.attempts.append((self.clock.ms(), url))
         if not self.online:
             raise OSError("CSMS unreachable")
-        self.connects += 1
+        if self.refuse:
+            raise OSError(self.refuse)
         self.auths.append(auth)
+        if self.password is not None and (not auth or auth[1] != self.password):
+            raise Http401()
+        self.connects += 1
         self.url = url
         self.conn = _Conn(self)
         return self.conn
