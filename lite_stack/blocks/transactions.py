@@ -23,7 +23,9 @@ Ended is queued and restored after a reboot, so it never runs backwards.
 
 Delivery (E11-E13): queued events go in order, one at a time; a CALLERROR or no answer is an
 attempt: MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
-then the event is dropped (E13.FR.03); a lost connection is not an attempt.
+then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits
+for the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the
+same message again, same seqNo and content, with a new messageId.
 """
 import asyncio
 
@@ -344,6 +346,10 @@ class Transactions:
                 ctx.last_call_ms = ctx.clock.ms()
                 r = await ctx.rpc.call("TransactionEvent", msg, ctx.dm.get(ids.MESSAGE_TIMEOUT))
             except _rpc.NotConnected:
+                # the link is down (a failed write took it down at once): wait for it to come
+                # back (events connected/accepted kick), never retry at once (the send spin)
+                self._kick.clear()
+                await ctx.clock.wait(self._kick, 5)
                 continue
             except _rpc.QueueFull:
                 await ctx.clock.sleep(1)

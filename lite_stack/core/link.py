@@ -10,6 +10,12 @@ Part 4 §3.1.1); ``dm`` gives the back-off, ping, timeout and password variables
 ``lite_stack.core.ws.WebSocket.connect``); ``password`` is the factory Basic-auth password (a
 BasicAuthPassword set by the CSMS and persisted in the device model wins, A01).
 ``await run()`` runs until cancelled.
+
+A connection is down when its reader ends (EOF, CLOSE, reset, protocol error), when the PING
+watchdog closes it, or when a write on it fails (``Rpc.on_lost``: a TCP abort is often seen by a
+write before the reader runs). Whichever comes first: ``connected`` is cleared and the RPC layer
+forgets the connection at once (so no sender retries on it), the reader and watchdog are
+cancelled, ``disconnected`` is emitted, and the back-off (Part 4 §5.3) precedes the next attempt.
 """
 import asyncio
 import os
@@ -31,6 +37,8 @@ class Link:
         self.max_frame = max_frame
         self.password = password
         self.connected = asyncio.Event()
+        self._down = asyncio.Event()
+        rpc.on_lost = self._lost
 
     def auth(self):
         """(username, password) for HTTP Basic auth (security profile 1, Part 2 A00.FR.2xx), or
@@ -70,20 +78,18 @@ class Link:
                 await self.clock.sleep(wait)
                 continue
             fails = 0
+            self._down = down = asyncio.Event()
             self.rpc.conn = conn
             self.log("connected to %s" % self.url)
             self.connected.set()
             self.emit("connected")
             ping = asyncio.create_task(self._ping(conn))
+            reader = asyncio.create_task(self._read(conn, down))
             try:
-                while True:
-                    text = await conn.recv()
-                    if text is None:
-                        break
-                    await self.rpc.on_frame(text)
-            except Exception as e:
-                self.log("connection error: %s %s" % (type(e).__name__, e))
-            ping.cancel()
+                await down.wait()
+            finally:  # also when the station stops (Reset): no task outlives its connection
+                reader.cancel()
+                ping.cancel()
             self.connected.clear()
             self.rpc.disconnected()
             self.emit("disconnected")
@@ -92,6 +98,25 @@ class Link:
                 await conn.close()
             except Exception:
                 pass
+
+    async def _read(self, conn, down):
+        try:
+            while True:
+                text = await conn.recv()
+                if text is None:
+                    break
+                await self.rpc.on_frame(text)
+        except Exception as e:
+            self.log("connection error: %s %s" % (type(e).__name__, e))
+        finally:
+            down.set()
+
+    def _lost(self, conn):
+        """``Rpc.on_lost``: a write on ``conn`` failed; take the link down now (see the module
+        docstring), before any other task can send on it again."""
+        if self.rpc.conn is None or self.rpc.conn is conn:
+            self.connected.clear()
+            self._down.set()
 
     async def _ping(self, conn):
         """Part 4 §5.2 WebSocketPingInterval: PING every interval; a PING whose PONG has not come

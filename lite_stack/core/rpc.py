@@ -16,6 +16,10 @@ Rules kept here:
   InternalError (handler failure). Unparseable frames get ``[4,"-1","RpcFrameworkError",...]``
   (Part 4 §4.2.3: "-1" when the messageId cannot be read); an unknown MessageTypeId gets
   MessageTypeNotSupported. Nothing here ever raises out of ``on_frame``.
+- A write that fails (OSError: reset, broken pipe, closed) means the connection is dead, whether
+  or not its reader has noticed yet: ``conn`` is cleared, the outstanding CALL fails, the
+  ``on_lost(conn)`` hook (the link) takes the connection down, and the caller gets
+  ``NotConnected`` - so no caller can retry at once on a dead link (issue 13: the send spin).
 """
 import asyncio
 import json
@@ -77,7 +81,9 @@ class Rpc:
         self.conn = None
         self.after = []
         self.gate = None  # callable(action) -> CallError or None: refuse inbound CALLs (e.g. boot Rejected)
-        self.spawn = asyncio.create_task  # the station sets its bounded TaskSet.spawn
+        self.spawn = self._spawn  # the station sets its bounded TaskSet.spawn
+        self.on_lost = None  # callable(conn): a write on conn failed (the link takes it down)
+        self._tasks = []
         self._lock = asyncio.Lock()
         self._ev = asyncio.Event()
         self._waiting = 0
@@ -150,8 +156,20 @@ class Rpc:
             self.log(">", text)
         try:
             await conn.send(text)
-        except OSError:
+        except OSError as e:
+            self.lost(conn, e)
             raise NotConnected()
+
+    def lost(self, conn, why=None):
+        """A write on ``conn`` failed: it is dead even if its reader has not noticed yet. Clear
+        ``conn`` and fail the outstanding CALL (``disconnected``), then tell the link
+        (``on_lost``), so every waiting sender waits for the next connection."""
+        if self.conn is not conn:
+            return
+        self._report(OSError("send failed, connection lost: %s" % (why,)))
+        self.disconnected()
+        if self.on_lost:
+            self.on_lost(conn)
 
     def disconnected(self):
         """The connection is gone: fail the outstanding CALL with NotConnected."""
@@ -246,6 +264,13 @@ class Rpc:
         after, self.after = self.after, []
         for fn in after:  # as tasks: they may send CALLs, which need this receive loop running
             self.spawn(self._run_after(fn))
+
+    def _spawn(self, coro):
+        # without a station (tests, tools): keep a reference until the task ends
+        self._tasks = [t for t in self._tasks if not t.done()]
+        t = asyncio.create_task(coro)
+        self._tasks.append(t)
+        return t
 
     async def _run_after(self, fn):
         try:
