@@ -22,7 +22,8 @@ ImmediateReset after a Reset); the energy register is written (record ``meter``)
 Ended is queued and restored after a reboot, so it never runs backwards.
 
 Delivery (E11-E13): queued events go in order, one at a time; a CALLERROR or no answer is an
-attempt: MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
+attempt (a CALLRESULT that fails our schema check is not: the CSMS has the event, it is logged and
+kept delivered): MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
 then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits
 for the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the
 same message again, same seqNo and content, with a new messageId.
@@ -354,6 +355,12 @@ class Transactions:
             except _rpc.QueueFull:
                 await ctx.clock.sleep(1)
                 continue
+            except _rpc.InvalidResult as ex:
+                # a CALLRESULT with our messageId: the CSMS has the event (issue 13); the schema
+                # problem is logged (Rpc), the event stays delivered and is never sent again
+                ctx.log("TransactionEvent seqNo %d delivered, answer not valid: %s" % (
+                    msg["seqNo"], ex.code))
+                r = {}   # its content is not acted on (no E05 deauthorization from it)
             except (_rpc.RpcTimeout, _rpc.CallError) as ex:
                 attempts += 1
                 ctx.log("TransactionEvent seqNo %d attempt %d failed: %s" % (msg["seqNo"], attempts, ex))

@@ -99,3 +99,22 @@ def test_Part4_5_abort_while_transaction_event_retry_waits_no_send_spin():
         rig.csms.abort(None, refuse_s=64, status=503)
         await _finish(rig)
     scenario(s)
+
+
+def test_E13_callresult_failing_schema_check_is_delivered_never_dropped():
+    """Issue 13 defect 4: the CSMS stored the TransactionEvent and answered with a matching
+    messageId; a schema problem in its CALLRESULT is not a failed attempt (E13.FR.03 drops only
+    undelivered messages): every seqNo is sent exactly once and nothing is dropped."""
+    async def s(rig):
+        rig.csms.responses["TransactionEvent"] = {"idTokenInfo": {"status": "NotAStatus"}}
+        await rig.boot()
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(5)
+        rig.evse().pilot.plug_out()
+        await rig.settle(400)
+        te = rig.te()
+        assert [t["seqNo"] for t in te] == list(range(len(te))), [t["seqNo"] for t in te]
+        assert te[-1]["eventType"] == "Ended" and len(rig.station.txq) == 0
+        assert any("NotAStatus" in l or "PropertyConstraint" in l for l in rig.logs)
+    scenario(s)
