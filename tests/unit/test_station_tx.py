@@ -371,6 +371,21 @@ def test_F05_unlock_connector_TC_F_05_CS_TC_F_06_CS_TC_F_10_CS():
     scenario(s, clock=clock, hal=([make_sim_evse(clock, fixed_cable=False)], SimRfid()))
 
 
+def test_F05_desktop_board_simulates_a_connector_lock_TC_F_06_CS_TC_F_05_CS():
+    """The simulated station (desktop board, the lab's sim) has the F05 prerequisite "a connector
+    lock": Unlocked without a transaction, OngoingAuthorizedTransaction during one."""
+    async def s(rig):
+        await rig.boot()
+        r = await rig.csms.call("UnlockConnector", {"evseId": 1, "connectorId": 1})
+        assert r[2]["status"] == "Unlocked"
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(5)
+        r = await rig.csms.call("UnlockConnector", {"evseId": 1, "connectorId": 1})
+        assert r[2]["status"] == "OngoingAuthorizedTransaction"
+    scenario(s)
+
+
 def test_F06_trigger_status_meter_values_transaction_event_TC_F_23_CS_TC_F_11_CS_TC_F_13_CS():
     async def s(rig):
         await rig.boot()
