@@ -4,8 +4,12 @@ E06 S5), and the delivery of the persisted TransactionEvent queue (E11-E13).
 Start: the power path closes when the EV is plugged in (control pilot B/C/D), an IdToken is held
 on the EVSE (``Evse.auth``: local card C01, RequestStartTransaction F01/F02), the EVSE may start
 (``ctx.may_start``: Operative, no fault, no Reset pending) and the EV requests energy (C/D), so
-the contactor closes: then TransactionEvent Started is queued with the triggerReason held with
-the authorization — Authorized, CablePluggedIn (the cable came after the card) or RemoteStart.
+the contactor closes: then TransactionEvent Started is queued with the triggerReason of the
+condition that came last (E01-E03; Part 6 TC_E_01..E_04 reusable states EVConnectedPreSession /
+EnergyTransferStarted): Authorized (the card came last), RemoteStart, CablePluggedIn (the cable
+came after the card), or ChargingStateChanged when the EV came last: plugged in and authorized,
+current offered, and the EV kept the EVSE waiting in state B for ``EV_READY_GRACE_MS`` or more
+before requesting energy (an EV answers the PWM offer within a few seconds: no longer "last").
 End: on purpose only — local stop (event ``stop`` from authorization, E07), RequestStopTransaction
 (F03), EV unplugged (E06: EVCommunicationLost / EVDisconnected), Reset (B12: ResetCommand /
 ImmediateReset), a fault (AbnormalCondition) or the CSMS's non-Accepted idTokenInfo with
@@ -36,6 +40,8 @@ from lite_stack.clock import iso
 from lite_stack.core import rpc as _rpc
 from lite_stack.txqueue import ENDED
 
+EV_READY_GRACE_MS = 3000   # EV slower than this to request energy after the offer: it came last
+
 
 class Tx:
     __slots__ = ("id", "seq", "token", "group", "remote_id", "state", "last_sample_ms",
@@ -63,6 +69,7 @@ class Transactions:
         self.max_current = getattr(board, "MAX_CURRENT_A", 16)
         self.ended_limit = getattr(board, "TX_ENDED_SAMPLES", 8)
         self.stops = {}            # evse id -> (triggerReason, stoppedReason, idToken or None)
+        self._offered = {}         # evse id -> ms since when all but the EV's request were met
         self._kick = asyncio.Event()
         self._n = 0
         ctx.triggers["TransactionEvent"] = self.trigger
@@ -116,9 +123,12 @@ class Transactions:
             self._poll_tx(e, now)
         elif e.auth and e.plugged and ctx.may_start(e):
             e.offer(self.max_current)
+            since = self._offered.setdefault(e.id, now)
             if e.ev_ready() and e.close():
-                self._start(e, now)
+                self._offered.pop(e.id, None)
+                self._start(e, now, now - since >= EV_READY_GRACE_MS)
         else:
+            self._offered.pop(e.id, None)
             e.offer(0)
 
     def _poll_tx(self, e, now):
@@ -158,9 +168,11 @@ class Transactions:
     def _sample(self, e, vid, context):
         return meter.sample(self.ctx, e, vid, context)
 
-    def _start(self, e, now):
+    def _start(self, e, now, ev_last=False):
         ctx = self.ctx
         token, group, remote_id, _, trigger = e.auth
+        if ev_last:
+            trigger = "ChargingStateChanged"   # the EV's request for energy came last (E01-E03)
         e.auth = None
         tx = Tx(self.new_tx_id(), token, group, remote_id, now, self.ended_limit)
         e.tx = tx

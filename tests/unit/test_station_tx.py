@@ -515,3 +515,23 @@ def test_E12_powerloss_ended_energy_not_below_a_queued_updated_not_yet_in_the_tx
     assert te[-1]["transactionInfo"].get("stoppedReason") == "PowerLoss", te[-1]
     vals = [v for _, _, v in wh]
     assert vals == sorted(vals), "energy register runs backwards: %s" % (wh,)
+
+
+def test_E02_started_trigger_charging_state_changed_when_the_ev_is_ready_last_TC_E_01_CS():
+    """Plugged in, authorized, current offered, the EV in state B: no transaction (the power path
+    is open). When the EV requests energy (C) the contactor closes and the Started event says
+    ChargingStateChanged: the EV's readiness was the condition that came last (E01-E03)."""
+    async def s(rig):
+        await rig.boot()
+        rig.evse().pilot.plug_in()
+        rig.evse().pilot.ev_state("B")
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(10)
+        assert rig.te() == [] and not rig.evse().contactor.is_closed()
+        rig.evse().pilot.ev_state("C")
+        await rig.settle(2)
+        st = rig.te()[0]
+        assert st["eventType"] == "Started" and st["triggerReason"] == "ChargingStateChanged"
+        assert st["transactionInfo"]["chargingState"] == "Charging"
+        assert st["idToken"]["idToken"] == "AB12CD34"
+    scenario(s)
