@@ -6,7 +6,9 @@ RemoteReset after a Reset, persisted in store record ``boot``); while Pending or
 else is sent (B02.FR.02/B03.FR.02) except what a TriggerMessage asks for during Pending; retries
 after ``interval`` (B02.FR.01/B03.FR.01), or ``BOOT_RETRY_S`` when the CSMS gives 0 or no answer.
 A TriggerMessage(BootNotification) during Pending cuts the wait short (F06.FR.17: Rejected once
-Accepted). Accepted: HeartbeatInterval from ``interval`` (B01.FR.04), the clock from
+Accepted). While Rejected every CSMS request is answered CALLERROR SecurityError (B03.FR.08,
+TC_B_30), through the RPC gate (``Rpc.gate``); while Pending the CSMS may configure the station
+(B02.FR.03). Accepted: HeartbeatInterval from ``interval`` (B01.FR.04), the clock from
 ``currentTime``, then the event ``accepted`` (statuses, security events, queued transactions).
 
 Reset (B11/B12): ``Immediate``, or ``OnIdle`` with no transaction: Accepted, executed after the
@@ -48,6 +50,14 @@ class Provisioning:
         if self.boot_reason != "PowerUp":
             self._save()                  # the reason is told once: the next boot is PowerUp
         ctx.triggers["BootNotification"] = self.trigger_boot
+        ctx.rpc.gate = self.gate
+
+    def gate(self, action):
+        """``Rpc.gate``: CALLERROR SecurityError for every CSMS request while the registration is
+        Rejected (B03.FR.08, TC_B_30); None (handle it) otherwise."""
+        if self.ctx.registration == "Rejected":
+            return CallError("SecurityError", "Registration Rejected: %s refused" % action)
+        return None
 
     def _save(self, boot="PowerUp"):
         self.ctx.store.save(STORE, {"boot": boot})

@@ -277,3 +277,30 @@ def test_F06_trigger_all_evses_TC_F_12_CS_TC_F_14_CS_TC_F_24_CS():
         trig = [t for t in rig.te() if t["triggerReason"] == "Trigger"]
         assert len(trig) == 1 and trig[0]["transactionInfo"]["chargingState"] == "Charging"
     scenario(s, evses=2)
+
+
+# ---- issue 13: Part 6 sweep --------------------------------------------------------------------
+
+def test_B03_FR_08_rejected_answers_csms_requests_security_error_TC_B_30_CS():
+    async def s(rig):
+        import asyncio
+        rig.csms.interval = 50
+        rig.driver = asyncio.create_task(rig.clock.run())
+        rig.start()
+        await rig.csms.wait_for(lambda: rig.station.registration == "Rejected")
+        for action, p in (("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"}),
+                          ("GetVariables", {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                                                                  "variable": {"name": "OfflineThreshold"}}]}),
+                          ("Reset", {"type": "Immediate"}),
+                          ("TriggerMessage", {"requestedMessage": "StatusNotification"})):
+            r = await rig.csms.call(action, p)
+            assert r[0] == 4 and r[2] == "SecurityError", (action, r)
+        rig.evse().pilot.plug_in()
+        await rig.settle(60)
+        assert all(a == "BootNotification" for a, p in rig.csms.calls)
+        rig.csms.boot_status = "Accepted"
+        await rig.csms.wait_for(lambda: rig.station.accepted, 120)
+        r = await rig.csms.call("GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]})
+        assert r[0] == 3
+    scenario(s, boot_status="Rejected")
