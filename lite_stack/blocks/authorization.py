@@ -16,7 +16,7 @@ A presented IdToken (event ``token``):
    lookup runs or while it is held (no transaction yet), it is ignored (C01: one authorization
    per presented IdToken; no second Authorize, no second EVSE).
 RequestStartTransaction (event ``remote_start``): with AuthCtrlr.AuthorizeRemoteStart the IdToken
-is authorized first (F01.FR.xx, TC_F_02), else held at once with trigger RemoteStart. The remote
+is authorized first (F02.FR.01, TC_F_02), else held at once with trigger RemoteStart. The remote
 block Accepts only for an EVSE without a held authorization; one that appears while the Authorize
 of AuthorizeRemoteStart is under way is not overwritten (the remote start is then dropped, logged).
 EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).

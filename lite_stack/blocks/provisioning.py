@@ -21,7 +21,6 @@ boot reason RemoteReset is persisted, then ``done`` is set and the station retur
 import asyncio
 
 from device_model import ids
-from lite_stack.clock import parse_iso
 from lite_stack.core.rpc import CallError, dumps
 
 BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
@@ -79,10 +78,7 @@ class Provisioning:
             interval = BOOT_RETRY_S
             if r is not None:
                 ctx.registration = r["status"]
-                try:
-                    ctx.clock.set_time(parse_iso(r["currentTime"]))
-                except ValueError:
-                    pass
+                ctx.csms_time(r["currentTime"])
                 if r["interval"] > 0:
                     interval = r["interval"]
                 if r["status"] == "Accepted":
