@@ -1,8 +1,10 @@
 """B Provisioning (Part 2 B01-B03 registration, B05/B06 Set/GetVariables, B11/B12 Reset; B07
 GetBaseReport is the on-demand block ``report``).
 
-Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp, or
-RemoteReset after a Reset, persisted in store record ``boot``); while Pending or Rejected nothing
+Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp;
+RemoteReset after a Reset, ScheduledReset after a Reset OnIdle that waited for the transactions
+to end (TC_B_21), persisted in store record ``boot``; Triggered after a
+TriggerMessage(BootNotification) during Pending, TC_B_02); while Pending or Rejected nothing
 else is sent (B02.FR.02/B03.FR.02) except what a TriggerMessage asks for during Pending; retries
 after ``interval`` (B02.FR.01/B03.FR.01), or ``BOOT_RETRY_S`` when the CSMS gives 0 or no answer.
 A TriggerMessage(BootNotification) during Pending cuts the wait short (F06.FR.17: Rejected once
@@ -45,6 +47,7 @@ class Provisioning:
         ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
         self._trigger = asyncio.Event()
         self._reset_now = asyncio.Event()
+        self._next_reason = "RemoteReset"   # boot reason after the Reset is executed
         self.done = asyncio.Event()       # set when a Reset has been executed
         if self.boot_reason != "PowerUp":
             self._save()                  # the reason is told once: the next boot is PowerUp
@@ -86,7 +89,7 @@ class Provisioning:
                         ctx.dm.set(ids.HEARTBEAT_INTERVAL, r["interval"])
                     ctx.accepted = True
                     ctx.log("registration Accepted")
-                    reason = self.boot_reason
+                    reason = ctx.boot_reason   # why this start happened (not "Triggered")
                     self.boot_reason = "PowerUp"
                     await ctx.emit_wait("accepted", None, reason)
                     return
@@ -99,6 +102,7 @@ class Provisioning:
             return "Rejected"  # F06.FR.17 (TC_F_26)
 
         async def fire():
+            self.boot_reason = "Triggered"   # TC_B_02 step 15
             self._trigger.set()
         self.ctx.after(fire)
         return "Accepted"
@@ -128,6 +132,7 @@ class Provisioning:
         kind = p["type"]
         if kind == "OnIdle" and any(e.tx for e in ctx.evses):
             ctx.reset_pending = "OnIdle"
+            self._next_reason = "ScheduledReset"   # TC_B_21 step 7
             return _status("Scheduled")  # B12.FR.01
 
         async def fire():
@@ -144,8 +149,8 @@ class Provisioning:
         ctx = self.ctx
         await self._reset_now.wait()
         ctx.emit("end_all", None, ("ResetCommand", "ImmediateReset"))
-        self.boot_reason = "RemoteReset"
-        self._save("RemoteReset")
+        self.boot_reason = self._next_reason
+        self._save(self._next_reason)
         for _ in range(50):
             if not len(ctx.queue) or not ctx.online():
                 break

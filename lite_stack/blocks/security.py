@@ -24,7 +24,7 @@ class Security:
             return self.send(data[0], data[1])
 
     async def _after_boot(self, reason):
-        if reason == "RemoteReset":
+        if reason in ("RemoteReset", "ScheduledReset"):
             await self.send("ResetOrReboot", "Reset by the CSMS")
         else:
             await self.send("StartupOfTheDevice", None)

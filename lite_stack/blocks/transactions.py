@@ -313,7 +313,8 @@ class Transactions:
         if saved.get("ended"):
             tx.ended.load(saved["ended"])
         e.tx = tx
-        reason = "ImmediateReset" if self.ctx.boot_reason == "RemoteReset" else "PowerLoss"
+        reason = "ImmediateReset" if self.ctx.boot_reason in ("RemoteReset", "ScheduledReset") \
+            else "PowerLoss"
         self.event(e, "Ended", "AbnormalCondition", stopped_reason=reason,
                    meter_values=self._ended_values(e), charging_state="Idle")
         e.tx = None

@@ -101,6 +101,28 @@ def test_B02_pending_sends_only_boot_until_accepted_TC_B_02_CS():
     scenario(s, boot_status="Pending")
 
 
+def test_B02_trigger_boot_while_pending_reason_triggered_TC_B_02_CS():
+    async def s(rig):
+        rig.csms.interval = 300
+        rig.driver = asyncio.create_task(rig.clock.run())
+        rig.start()
+        await rig.csms.wait_for(lambda: rig.station.registration == "Pending")
+        r = await rig.csms.call("RequestStartTransaction", {      # step 12: Rejected
+            "idToken": {"idToken": "R1", "type": "Central"}, "remoteStartId": 1, "evseId": 1})
+        assert r[2]["status"] == "Rejected"
+        rig.csms.boot_status = "Accepted"
+        t0 = rig.clock.ms()
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "BootNotification"})
+        assert r[2]["status"] == "Accepted"
+        await rig.csms.wait_for(lambda: rig.station.accepted, 30)
+        assert rig.clock.ms() - t0 < 5000                    # before the interval has passed
+        boots = rig.csms.of("BootNotification")
+        assert boots[0]["reason"] == "PowerUp" and boots[-1]["reason"] == "Triggered"  # step 15
+        await rig.settle()
+        assert rig.csms.of("StatusNotification")[-1]["connectorStatus"] == "Available"
+    scenario(s, boot_status="Pending")
+
+
 def test_B03_rejected_retries_after_interval_and_stays_silent_TC_B_03_CS():
     async def s(rig):
         rig.csms.interval = 50
@@ -310,6 +332,9 @@ def test_B12_reset_onidle_with_transaction_is_scheduled_TC_B_21_CS():
         res = await asyncio.wait_for(rig.task, 5)
         assert res == "reset"
         assert rig.te()[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+        rig.start()  # the in-process reboot the simulator does
+        await rig.csms.wait_for(lambda: len(rig.csms.of("BootNotification")) == 2)
+        assert rig.csms.of("BootNotification")[1]["reason"] == "ScheduledReset"   # step 7
     scenario(s)
 
 
