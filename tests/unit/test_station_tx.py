@@ -412,13 +412,21 @@ def test_F06_trigger_status_meter_values_transaction_event_TC_F_23_CS_TC_F_11_CS
         rig.evse().pilot.plug_in()
         rig.hal[1].swipe("AB12CD34")
         await rig.settle(5)
-        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent"})
+        n = len(rig.te())
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent",
+                                                   "evse": {"id": 1}})   # TC_F_13: this EVSE
         assert r[2]["status"] == "Accepted"
         await rig.settle(1)
+        assert len(rig.te()) == n + 1
         t = rig.te()[-1]
         assert t["eventType"] == "Updated" and t["triggerReason"] == "Trigger"
         assert t["transactionInfo"]["chargingState"] == "Charging"
+        assert t["transactionInfo"]["transactionId"] == rig.te()[0]["transactionInfo"]["transactionId"]
         assert t["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent"})
+        assert r[2]["status"] == "Accepted"                               # every EVSE
+        await rig.settle(1)
+        assert len(rig.te()) == n + 2 and rig.te()[-1]["triggerReason"] == "Trigger"
     scenario(s)
 
 
