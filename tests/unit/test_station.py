@@ -582,8 +582,8 @@ def test_E14_get_transaction_status_with_message_in_queue_TC_E_29_CS():
         r = await rig.csms.call("GetTransactionStatus", {"transactionId": tid})   # step 3
         assert r[2] == {"messagesInQueue": True, "ongoingIndicator": True}
         rig.csms.responses["TransactionEvent"] = None
-        await rig.settle(200)                    # step 5: the queue is emptied
-        assert len(rig.station.txq) == 0
+        rig.station.dm.set(ids.SAMPLED_TX_UPDATED_INTERVAL, 0)   # (bounds the frames kept here)
+        await rig.csms.wait_for(lambda: len(rig.station.txq) == 0, 200)   # step 5: emptied
         seqs = sorted(set(t["seqNo"] for t in rig.te()))
         assert seqs == list(range(len(seqs)))
         r = await rig.csms.call("GetTransactionStatus", {"transactionId": tid})
