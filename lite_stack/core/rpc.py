@@ -254,25 +254,23 @@ class Rpc:
         except Exception:  # ValueError on CPython, ValueError/other on MicroPython
             await self._reply_error("-1", "RpcFrameworkError", "Frame is not valid JSON")
             return
-        mid = msg[1] if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str) \
-            and len(msg[1]) <= 36 else None
-        kind = msg[0] if mid is not None else None
-        if mid is not None and type(kind) is int and kind not in (CALL, CALLRESULT, CALLERROR):
+        if not isinstance(msg, list) or not msg:
+            await self._reply_error("-1", "RpcFrameworkError", "Not an OCPP-J RPC frame")
+            return
+        kind = msg[0]
+        mid = msg[1] if len(msg) > 1 and isinstance(msg[1], str) and len(msg[1]) <= 36 else None
+        if kind == CALLRESULT or kind == CALLERROR:   # an answer is never answered
+            if mid is not None and len(msg) >= 3:
+                self._on_answer(kind, mid, msg)
+            return
+        if mid is None:
+            await self._reply_error("-1", "RpcFrameworkError", "MessageId not readable")
+        elif kind != CALL:
             await self._reply_error(mid, "MessageTypeNotSupported", "Unknown MessageTypeId")
-            return
-        if mid is None or len(msg) < 3:
-            if kind not in (CALLRESULT, CALLERROR):  # a broken answer is never answered
-                await self._reply_error(mid or "-1", "RpcFrameworkError", "Not an OCPP-J RPC frame")
-            return
-        if kind == CALL:
-            if len(msg) != 4 or not isinstance(msg[2], str):
-                await self._reply_error(mid, "RpcFrameworkError", "CALL must be [2,id,action,payload]")
-                return
-            await self._on_call(mid, msg[2], msg[3])
-        elif kind == CALLRESULT or kind == CALLERROR:
-            self._on_answer(kind, mid, msg)
+        elif len(msg) != 4 or not isinstance(msg[2], str):
+            await self._reply_error(mid, "RpcFrameworkError", "CALL must be [2,id,action,payload]")
         else:
-            await self._reply_error(mid, "MessageTypeNotSupported", "Unknown MessageTypeId")
+            await self._on_call(mid, msg[2], msg[3])
 
     async def _on_oversized(self, big):
         # a message over the receive buffer: only its head was kept (lite_stack.core.ws.Oversized)
