@@ -86,6 +86,8 @@ class Availability:
                 await ctx.clock.sleep(0.05)
             if not ctx.queue.has(tid):
                 e.last_tx_id = None
+        if e.status is None:   # before the first poll (found by bench/fuzz.py: a status None)
+            e.status = self.status_of(e)
         s = e.status
         if not force and self.reported.get(e.id) == s:
             return
@@ -93,7 +95,7 @@ class Availability:
         r = await ctx.send("StatusNotification", {"timestamp": ctx.iso_now(), "connectorStatus": s,
                                                   "evseId": e.id, "connectorId": 1})
         if r is None and self.reported.get(e.id) == s:
-            del self.reported[e.id]  # not delivered: tell again when back online (B04)
+            self.reported.pop(e.id, None)   # not delivered: tell again when back online (B04)
 
     async def _report_all(self, force):
         for e in self.ctx.evses:

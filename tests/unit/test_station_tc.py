@@ -346,3 +346,4 @@ def test_G02_time_source_heartbeat_sets_the_clock_real_time_clock_keeps_it():
         await rig.station.availability.heartbeat()
         assert rig.station.ctx.iso_now()[:4] == "2031"
     scenario(s)
+
