@@ -194,6 +194,7 @@ class Bench:
 
     async def request_start(self):
         self.n += 1
+        self.st.evses[1].auth = None   # an EVSE holding an authorization Rejects a remote start
         await self.st.rpc.on_frame(REQUEST_START % (self.n, self.n))
 
     async def heartbeat(self):

@@ -20,8 +20,12 @@ TX_ENDED_SAMPLES = 8  # meter values kept per transaction for its Ended event (J
 
 
 def make_hal(clock, evses):
+    # each EVSE gets a simulated connector lock (hal.sim.SimLock): F05 UnlockConnector answers
+    # Unlocked / OngoingAuthorizedTransaction (the "has a connector lock" prerequisite of
+    # TC_F_05/F_06); a board whose lock driver reports a failure answers UnlockFailed
     from hal.sim import make_sim_evse, SimRfid
-    return [make_sim_evse(clock, FIXED_CABLE, MAX_POWER_W) for _ in range(evses)], SimRfid()
+    return [make_sim_evse(clock, FIXED_CABLE, MAX_POWER_W, True)
+            for _ in range(evses)], SimRfid()
 
 # What the simulated meter (hal.sim.SimMeter) offers: the valuesList of the measurand variables.
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "Voltage")

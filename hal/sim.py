@@ -156,9 +156,12 @@ class SimFault(FaultInput):
         return self.code
 
 
-def make_sim_evse(clock, fixed_cable=True, power_w=7400):
-    """One simulated EVSE with its pilot, contactor, meter, fault input and (socket) lock."""
+def make_sim_evse(clock, fixed_cable=True, power_w=7400, lock=None):
+    """One simulated EVSE with its pilot, contactor, meter, fault input and connector lock
+    (``lock`` None: a lock for a socket outlet only; True/False: with or without one)."""
     pilot = SimPilot()
     contactor = SimContactor(pilot)
     meter = SimMeter(clock, contactor, power_w)
-    return Evse(pilot, contactor, meter, None if fixed_cable else SimLock(), SimFault())
+    if lock is None:
+        lock = not fixed_cable
+    return Evse(pilot, contactor, meter, SimLock() if lock else None, SimFault())

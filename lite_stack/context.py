@@ -44,7 +44,7 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 import asyncio
 
 from device_model import ids
-from lite_stack.clock import iso
+from lite_stack.clock import iso, parse_iso
 from lite_stack.core import rpc as _rpc
 
 
@@ -199,6 +199,18 @@ class Context:
     def online(self):
         """Connected and registered (B01 Accepted in this run)."""
         return self.rpc.conn is not None and self.accepted
+
+    def csms_time(self, text):
+        """Set the clock from a CSMS ``currentTime`` (BootNotificationResponse B01, HeartbeatResponse G02)
+        when ClockCtrlr.TimeSource names Heartbeat first; with RealTimeClock first the board's own
+        clock is kept. A malformed time is ignored."""
+        src = self.dm.get(ids.TIME_SOURCE)
+        if not src.startswith("Heartbeat"):
+            return
+        try:
+            self.clock.set_time(parse_iso(text))
+        except (ValueError, TypeError):
+            pass
 
     def iso_now(self):
         return iso(self.clock.now())

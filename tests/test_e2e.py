@@ -203,4 +203,16 @@ def test_E13_retry_after_callerror_then_success_TC_E_51_CS(interp):
         await csms.wait_until(lambda: len(csms.requests("TransactionEvent")) >= 3, 20, "3 attempts")
         sent = [p for p, _ in csms.requests("TransactionEvent")]
         assert [p["seqNo"] for p in sent[:3]] == [0, 0, 0]
+        assert sent[0] == sent[1] == sent[2]          # the same message each time
+        # the third attempt succeeded: the queue moves on (seqNo 1 next) and holds nothing for it
+        await st.plug_out()
+        await csms.wait_until(lambda: any(p["eventType"] == "Ended"
+                                          for p, _ in csms.requests("TransactionEvent")), 30, "Ended")
+        sent = [p for p, _ in csms.requests("TransactionEvent")]
+        assert [p["seqNo"] for p in sent] == [0, 0, 0] + list(range(1, len(sent) - 2))
+        # the Available status follows once the Ended event has left the queue (E06 ordering)
+        await csms.wait_for("StatusNotification", lambda p: p["connectorStatus"] == "Available",
+                            since=csms.requests("TransactionEvent")[-1][1], timeout=15)
+        r = await csms.call("GetTransactionStatus", {})
+        assert r["messagesInQueue"] is False
     run_scenario(scenario, interp)

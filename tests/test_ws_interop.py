@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import basic_auth, serve
 from websockets.exceptions import ConnectionClosed
 
-from lite_stack.core.ws import WebSocket, WsError
+from lite_stack.core.ws import Oversized, WebSocket, WsError
 from tests.mp import ROOT, micropython_cmd
 
 BOOT = "[2,\"1\",\"BootNotification\",{\"reason\":\"PowerUp\"}]"
@@ -150,24 +150,29 @@ def test_client_close_reaches_websockets_server_with_code_and_reason():
     assert ws.closed and s.results[0]["closed"] == (1000, "bye")
 
 
-def test_oversized_server_message_closed_1009():
-    seen = []
+def test_oversized_server_message_skipped_connection_kept_issue13():
+    """A 44 kB text message from a real server (websockets) over max_frame 8192: skipped, its
+    head returned as ``Oversized``, the connection stays and the next message arrives."""
+    got = []
 
     async def handler(ws):
-        await ws.send("y" * 9000)
-        await ws.wait_closed()
-        seen.append(ws.close_code)
+        await ws.send('[2,"big-7","SetVariables",{"x":"' + "y" * 44000 + '"}]')
+        await ws.send("after")
+        got.append(await ws.recv())
 
     async def main():
         async with Server(handler) as s:
             ws = await WebSocket.connect(s.url, max_frame=8192)
-            with pytest.raises(WsError):
-                await ws.recv()
+            a = await ws.recv()
+            b = await ws.recv()
+            await ws.send("still here")
             await asyncio.sleep(0.1)
-            return ws.closed
+            await ws.close()
+            return a, b
 
-    assert asyncio.run(main())
-    assert seen == [1009]
+    a, b = asyncio.run(main())
+    assert isinstance(a, Oversized) and a.size > 44000 and a.head.startswith(b'[2,"big-7"')
+    assert b == "after" and got == ["still here"]
 
 
 def test_basic_auth_accepted_and_wrong_password_401_TC_A_01_CS():

@@ -10,9 +10,15 @@ A presented IdToken (event ``token``):
    the CSMS when the queued Started arrives (E05); without it nothing starts (C15.FR.02)). A
    local list (D), an authorization cache (C10) or reservations (H) plug in here.
 3. Accepted: the authorization is held on an EVSE (``Evse.auth``), a plugged-in one first, for
-   the next power-path close (the transactions block starts the transaction).
+   the next power-path close (the transactions block starts the transaction). The EVSE is chosen
+   after the lookup, in one step with no await, among EVSEs holding no authorization, so two
+   swipes never share an EVSE; an IdToken holds at most one EVSE: presented again while its
+   lookup runs or while it is held (no transaction yet), it is ignored (C01: one authorization
+   per presented IdToken; no second Authorize, no second EVSE).
 RequestStartTransaction (event ``remote_start``): with AuthCtrlr.AuthorizeRemoteStart the IdToken
-is authorized first (F01.FR.xx, TC_F_02), else held at once with trigger RemoteStart.
+is authorized first (F02.FR.01, TC_F_02), else held at once with trigger RemoteStart. The remote
+block Accepts only for an EVSE without a held authorization; one that appears while the Authorize
+of AuthorizeRemoteStart is under way is not overwritten (the remote start is then dropped, logged).
 EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).
 ClearCache: Rejected, there is no cache (C11.FR.04).
 """
@@ -25,6 +31,7 @@ class Authorization:
     def __init__(self, ctx):
         self.ctx = ctx
         self.lookups = [self._csms, self._offline]
+        self._busy = []   # IdTokens whose lookup is under way (at most one per token)
 
     def clear_cache(self, p):
         return {"status": "Rejected"}
@@ -86,12 +93,27 @@ class Authorization:
                 return e
         return None
 
+    def _held(self, tok):
+        for e in self.ctx.evses:
+            a = e.auth
+            if a and a[0].get("idToken") == tok.get("idToken") and a[0].get("type") == tok.get("type"):
+                return e
+        return None
+
     async def present(self, tok):
         """An IdToken was presented at the reader (C01; E07 local stop)."""
         ctx = self.ctx
         if self._stop_by(tok, None):
             return
-        info = await self.lookup(tok)
+        key = (tok.get("idToken"), tok.get("type"))
+        if key in self._busy or self._held(tok):
+            ctx.log("IdToken %s already being authorized or held: ignored" % tok["idToken"])
+            return
+        self._busy.append(key)
+        try:
+            info = await self.lookup(tok)
+        finally:
+            self._busy.remove(key)
         status = info.get("status") if info else None
         if status != "Accepted":
             ctx.log("IdToken %s not authorized: %s" % (tok["idToken"], status))
@@ -121,5 +143,8 @@ class Authorization:
         async def authorize_then_hold():  # after the RequestStartTransactionResponse
             info = await self._csms(tok)
             if info and info.get("status") == "Accepted":
+                if e.auth or e.tx:   # taken while the Authorize was under way: not overwritten
+                    self.ctx.log("EVSE %d taken meanwhile: remote start %s dropped" % (e.id, rid))
+                    return
                 self.hold(e, tok, info.get("groupIdToken"), rid, "RemoteStart")
         self.ctx.after(authorize_then_hold)

@@ -1,12 +1,16 @@
 """B Provisioning (Part 2 B01-B03 registration, B11/B12 Reset; B05/B06 Set/GetVariables and B07
 GetBaseReport are the on-demand blocks ``variables`` and ``report``).
 
-Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp, or
-RemoteReset after a Reset, persisted in store record ``boot``); while Pending or Rejected nothing
+Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp;
+RemoteReset after a Reset, ScheduledReset after a Reset OnIdle that waited for the transactions
+to end (TC_B_21), persisted in store record ``boot``; Triggered after a
+TriggerMessage(BootNotification) during Pending, TC_B_02); while Pending or Rejected nothing
 else is sent (B02.FR.02/B03.FR.02) except what a TriggerMessage asks for during Pending; retries
 after ``interval`` (B02.FR.01/B03.FR.01), or ``BOOT_RETRY_S`` when the CSMS gives 0 or no answer.
 A TriggerMessage(BootNotification) during Pending cuts the wait short (F06.FR.17: Rejected once
-Accepted). Accepted: HeartbeatInterval from ``interval`` (B01.FR.04), the clock from
+Accepted). While Rejected every CSMS request is answered CALLERROR SecurityError (B03.FR.08,
+TC_B_30), through the RPC gate (``Rpc.gate``); while Pending the CSMS may configure the station
+(B02.FR.03). Accepted: HeartbeatInterval from ``interval`` (B01.FR.04), the clock from
 ``currentTime``, then the event ``accepted`` (statuses, security events, queued transactions).
 
 Reset (B11/B12): ``Immediate``, or ``OnIdle`` with no transaction: Accepted, executed after the
@@ -20,8 +24,8 @@ boot reason RemoteReset is persisted, ``RESET_GRACE_S`` lets frames in flight ar
 import asyncio
 
 from device_model import ids
-from lite_stack.clock import parse_iso
 from lite_stack.context import status
+from lite_stack.core.rpc import CallError
 
 BOOT_RETRY_S = 30  # s: BootNotification retry when the CSMS gives interval 0 / no answer
 RESET_GRACE_S = 1  # s: after the Reset answer, before closing: frames in flight reach the CSMS
@@ -40,10 +44,19 @@ class Provisioning:
         ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
         self._trigger = asyncio.Event()
         self._reset_now = asyncio.Event()
+        self._next_reason = "RemoteReset"   # boot reason after the Reset is executed
         self.done = asyncio.Event()       # set when a Reset has been executed
         if self.boot_reason != "PowerUp":
             self._save()                  # the reason is told once: the next boot is PowerUp
         ctx.triggers["BootNotification"] = self.trigger_boot
+        ctx.rpc.gate = self.gate
+
+    def gate(self, action):
+        """``Rpc.gate``: CALLERROR SecurityError for every CSMS request while the registration is
+        Rejected (B03.FR.08, TC_B_30); None (handle it) otherwise."""
+        if self.ctx.registration == "Rejected":
+            return CallError("SecurityError", "Registration Rejected: %s refused" % action)
+        return None
 
     def _save(self, boot="PowerUp"):
         self.ctx.store.save(STORE, {"boot": boot})
@@ -65,10 +78,7 @@ class Provisioning:
             interval = BOOT_RETRY_S
             if r is not None:
                 ctx.registration = r["status"]
-                try:
-                    ctx.clock.set_time(parse_iso(r["currentTime"]))
-                except ValueError:
-                    pass
+                ctx.csms_time(r["currentTime"])
                 if r["interval"] > 0:
                     interval = r["interval"]
                 if r["status"] == "Accepted":
@@ -76,7 +86,7 @@ class Provisioning:
                         ctx.dm.set(ids.HEARTBEAT_INTERVAL, r["interval"])
                     ctx.accepted = True
                     ctx.log("registration Accepted")
-                    reason = self.boot_reason
+                    reason = ctx.boot_reason   # why this start happened (not "Triggered")
                     self.boot_reason = "PowerUp"
                     await ctx.emit_wait("accepted", None, reason)
                     return
@@ -89,6 +99,7 @@ class Provisioning:
             return "Rejected"  # F06.FR.17 (TC_F_26)
 
         async def fire():
+            self.boot_reason = "Triggered"   # TC_B_02 step 15
             self._trigger.set()
         self.ctx.after(fire)
         return "Accepted"
@@ -101,6 +112,7 @@ class Provisioning:
         kind = p["type"]
         if kind == "OnIdle" and any(e.tx for e in ctx.evses):
             ctx.reset_pending = "OnIdle"
+            self._next_reason = "ScheduledReset"   # TC_B_21 step 7
             return status("Scheduled")  # B12.FR.01
 
         async def fire():
@@ -117,8 +129,8 @@ class Provisioning:
         ctx = self.ctx
         await self._reset_now.wait()
         ctx.emit("end_all", None, ("ResetCommand", "ImmediateReset"))
-        self.boot_reason = "RemoteReset"
-        self._save("RemoteReset")
+        self.boot_reason = self._next_reason
+        self._save(self._next_reason)
         for _ in range(50):
             if not len(ctx.queue) or not ctx.online():
                 break

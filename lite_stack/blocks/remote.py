@@ -1,8 +1,9 @@
 """F Remote control (Part 2 F01-F06).
 
 - F01/F02 RequestStartTransaction: Rejected before registration, for an unknown EVSE, one with a
-  transaction, or one that may not start (Inoperative, faulted, Reset
-  pending); else Accepted and the IdToken goes to the authorization block (event
+  transaction, one that holds an authorization (a card presented there and not yet used: the
+  remote start never overwrites it; TC_F_01..F_04 start from an idle EVSE), or one that may not
+  start (Inoperative, faulted, Reset pending); else Accepted and the IdToken goes to the authorization block (event
   ``remote_start``). Without ``evseId`` the first free EVSE is chosen. ``chargingProfile`` is
   ignored: no Smart Charging (TC_K_38 n/a).
 - F03 RequestStopTransaction: Accepted for a running transaction (event ``stop``: RemoteStop /
@@ -33,7 +34,7 @@ class Remote:
                 if not x.tx and not x.auth and ctx.may_start(x):
                     e = x
                     break
-        if e is None or e.tx or not ctx.may_start(e) or not ctx.accepted:
+        if e is None or e.tx or e.auth or not ctx.may_start(e) or not ctx.accepted:
             return status("Rejected")
         ctx.emit("remote_start", e, (p["idToken"], p.get("groupIdToken"), p["remoteStartId"]))
         return status("Accepted")

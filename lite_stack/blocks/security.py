@@ -46,7 +46,7 @@ class Security:
             return self.record("ReconfigurationOfSecurityParameters", "BasicAuthPassword")
 
     async def _after_boot(self, reason):
-        if reason == "RemoteReset":
+        if reason in ("RemoteReset", "ScheduledReset"):
             self._keep("ResetOrReboot", "Reset by the CSMS")
         else:
             self._keep("StartupOfTheDevice", None)

@@ -4,8 +4,12 @@ E06 S5), and the delivery of the persisted TransactionEvent queue (E11-E13).
 Start: the power path closes when the EV is plugged in (control pilot B/C/D), an IdToken is held
 on the EVSE (``Evse.auth``: local card C01, RequestStartTransaction F01/F02), the EVSE may start
 (``ctx.may_start``: Operative, no fault, no Reset pending) and the EV requests energy (C/D), so
-the contactor closes: then TransactionEvent Started is queued with the triggerReason held with
-the authorization — Authorized, CablePluggedIn (the cable came after the card) or RemoteStart.
+the contactor closes: then TransactionEvent Started is queued with the triggerReason of the
+condition that came last (E01-E03; Part 6 TC_E_01..E_04 reusable states EVConnectedPreSession /
+EnergyTransferStarted): Authorized (the card came last), RemoteStart, CablePluggedIn (the cable
+came after the card), or ChargingStateChanged when the EV came last: plugged in and authorized,
+current offered, and the EV kept the EVSE waiting in state B for ``EV_READY_GRACE_MS`` or more
+before requesting energy (an EV answers the PWM offer within a few seconds: no longer "last").
 End: on purpose only — local stop (event ``stop`` from authorization, E07), RequestStopTransaction
 (F03), EV unplugged (E06: EVCommunicationLost / EVDisconnected), Reset (B12: ResetCommand /
 ImmediateReset), a fault (AbnormalCondition) or the CSMS's non-Accepted idTokenInfo with
@@ -22,8 +26,11 @@ ImmediateReset after a Reset); the energy register is written (record ``meter``)
 Ended is queued and restored after a reboot, so it never runs backwards.
 
 Delivery (E11-E13): queued events go in order, one at a time; a CALLERROR or no answer is an
-attempt: MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
-then the event is dropped (E13.FR.03); a lost connection is not an attempt.
+attempt (a CALLRESULT that fails our schema check is not: the CSMS has the event, it is logged and
+kept delivered): MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
+then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits
+for the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the
+same message again, same seqNo and content, with a new messageId.
 """
 import asyncio
 
@@ -32,6 +39,8 @@ from lite_stack import meter
 from lite_stack.clock import iso
 from lite_stack.core import rpc as _rpc
 from lite_stack.txqueue import ENDED
+
+EV_READY_GRACE_MS = 3000   # EV slower than this to request energy after the offer: it came last
 
 
 class Tx:
@@ -60,6 +69,7 @@ class Transactions:
         self.max_current = getattr(board, "MAX_CURRENT_A", 16)
         self.ended_limit = getattr(board, "TX_ENDED_SAMPLES", 8)
         self.stops = {}            # evse id -> (triggerReason, stoppedReason, idToken or None)
+        self._offered = {}         # evse id -> ms since when all but the EV's request were met
         self._kick = asyncio.Event()
         self._n = 0
         ctx.triggers["TransactionEvent"] = self.trigger
@@ -113,9 +123,12 @@ class Transactions:
             self._poll_tx(e, now)
         elif e.auth and e.plugged and ctx.may_start(e):
             e.offer(self.max_current)
+            since = self._offered.setdefault(e.id, now)
             if e.ev_ready() and e.close():
-                self._start(e, now)
+                self._offered.pop(e.id, None)
+                self._start(e, now, now - since >= EV_READY_GRACE_MS)
         else:
+            self._offered.pop(e.id, None)
             e.offer(0)
 
     def _poll_tx(self, e, now):
@@ -155,9 +168,11 @@ class Transactions:
     def _sample(self, e, vid, context):
         return meter.sample(self.ctx, e, vid, context)
 
-    def _start(self, e, now):
+    def _start(self, e, now, ev_last=False):
         ctx = self.ctx
         token, group, remote_id, _, trigger = e.auth
+        if ev_last:
+            trigger = "ChargingStateChanged"   # the EV's request for energy came last (E01-E03)
         e.auth = None
         tx = Tx(self.new_tx_id(), token, group, remote_id, now, self.ended_limit)
         e.tx = tx
@@ -298,7 +313,8 @@ class Transactions:
         if saved.get("ended"):
             tx.ended.load(saved["ended"])
         e.tx = tx
-        reason = "ImmediateReset" if self.ctx.boot_reason == "RemoteReset" else "PowerLoss"
+        reason = "ImmediateReset" if self.ctx.boot_reason in ("RemoteReset", "ScheduledReset") \
+            else "PowerLoss"
         self.event(e, "Ended", "AbnormalCondition", stopped_reason=reason,
                    meter_values=self._ended_values(e), charging_state="Idle")
         e.tx = None
@@ -344,10 +360,20 @@ class Transactions:
                 ctx.last_call_ms = ctx.clock.ms()
                 r = await ctx.rpc.call("TransactionEvent", msg, ctx.dm.get(ids.MESSAGE_TIMEOUT))
             except _rpc.NotConnected:
+                # the link is down (a failed write took it down at once): wait for it to come
+                # back (events connected/accepted kick), never retry at once (the send spin)
+                self._kick.clear()
+                await ctx.clock.wait(self._kick, 5)
                 continue
             except _rpc.QueueFull:
                 await ctx.clock.sleep(1)
                 continue
+            except _rpc.InvalidResult as ex:
+                # a CALLRESULT with our messageId: the CSMS has the event (issue 13); the schema
+                # problem is logged (Rpc), the event stays delivered and is never sent again
+                ctx.log("TransactionEvent seqNo %d delivered, answer not valid: %s" % (
+                    msg["seqNo"], ex.code))
+                r = {}   # its content is not acted on (no E05 deauthorization from it)
             except (_rpc.RpcTimeout, _rpc.CallError) as ex:
                 attempts += 1
                 ctx.log("TransactionEvent seqNo %d attempt %d failed: %s" % (msg["seqNo"], attempts, ex))

@@ -31,6 +31,12 @@ RetryBackOffRepeatTimes, then it stays constant.
 ``reconnect()`` closes the connection in use; the run loop then connects again at once with the
 current password and profile (A01 steps 3-4 after a new BasicAuthPassword).
 ``await run()`` runs until cancelled.
+
+A connection is down when its reader ends (EOF, CLOSE, reset, protocol error), when the PING
+watchdog closes it, or when a write on it fails (``Rpc.on_lost``: a TCP abort is often seen by a
+write before the reader runs). Whichever comes first: ``connected`` is cleared and the RPC layer
+forgets the connection at once (so no sender retries on it), the reader and watchdog are
+cancelled, ``disconnected`` is emitted, and the back-off (Part 4 §5.3) precedes the next attempt.
 """
 import asyncio
 import os
@@ -69,6 +75,8 @@ class Link:
         self.max_frame = max_frame
         self.password = password
         self.connected = asyncio.Event()
+        self._down = asyncio.Event()
+        rpc.on_lost = self._lost
 
     def auth(self):
         """(username, password) for HTTP Basic auth (security profiles 1 and 2, Part 2 A00), or
@@ -163,6 +171,7 @@ class Link:
                 continue
             fails = 0
             self._tries = 0
+            self._down = down = asyncio.Event()
             self.rpc.conn = conn
             if self.net is not None and self.slot is not None:
                 try:
@@ -178,15 +187,11 @@ class Link:
             self.connected.set()
             self.emit("connected")
             ping = asyncio.create_task(self._ping(conn))
+            reader = asyncio.create_task(self._read(conn, down))
             try:
-                while True:
-                    text = await conn.recv()
-                    if text is None:
-                        break
-                    await self.rpc.on_frame(text)
-            except Exception as e:
-                self.log("connection error: %s %s" % (type(e).__name__, e))
-            finally:   # also when this task is cancelled (a Reset): no PING task outlives the link
+                await down.wait()
+            finally:  # also when the station stops (Reset): no task outlives its connection
+                reader.cancel()
                 ping.cancel()
             self.connected.clear()
             self.rpc.disconnected()
@@ -201,6 +206,25 @@ class Link:
             else:              # Part 4 §5.3 (TC_B_57): the first attempt after a loss waits too
                 await self.clock.sleep(self.backoff(0))
                 fails = 1
+
+    async def _read(self, conn, down):
+        try:
+            while True:
+                text = await conn.recv()
+                if text is None:
+                    break
+                await self.rpc.on_frame(text)
+        except Exception as e:
+            self.log("connection error: %s %s" % (type(e).__name__, e))
+        finally:
+            down.set()
+
+    def _lost(self, conn):
+        """``Rpc.on_lost``: a write on ``conn`` failed; take the link down now (see the module
+        docstring), before any other task can send on it again."""
+        if self.rpc.conn is None or self.rpc.conn is conn:
+            self.connected.clear()
+            self._down.set()
 
     async def _ping(self, conn):
         """Part 4 §5.2 WebSocketPingInterval: PING every interval; a PING whose PONG has not come

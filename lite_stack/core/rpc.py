@@ -14,8 +14,21 @@ Rules kept here:
   NotImplemented (unknown action), FormatViolation / TypeConstraintViolation /
   OccurrenceConstraintViolation / PropertyConstraintViolation (schema, lite_stack.core.validate),
   InternalError (handler failure). Unparseable frames get ``[4,"-1","RpcFrameworkError",...]``
-  (Part 4 §4.2.3: "-1" when the messageId cannot be read); an unknown MessageTypeId gets
-  MessageTypeNotSupported. Nothing here ever raises out of ``on_frame``.
+  (Part 4 §4.2.3: "-1" when the messageId cannot be read); a readable messageId with an unknown
+  MessageTypeId gets MessageTypeNotSupported (Part 4 §4.4); a CALLRESULT or CALLERROR is never
+  answered. Nothing here ever raises out of ``on_frame``.
+- A message over the receive buffer (the WebSocket skipped its rest and hands over its head,
+  ``lite_stack.core.ws.Oversized``): a CALL is answered FormatViolation with the messageId read
+  from the head (as a request above BytesPerMessage, B06.FR.17), an unknown type
+  MessageTypeNotSupported, an unreadable head RpcFrameworkError "-1"; the connection stays.
+- A CALLRESULT with the outstanding messageId means the CALL was delivered. A payload that fails
+  our own schema check is logged and raised as ``InvalidResult`` (a ``CallError`` that carries
+  the payload): a caller that must not lose a delivered message (the TransactionEvent sender,
+  E13) treats it as delivered.
+- A write that fails (OSError: reset, broken pipe, closed) means the connection is dead, whether
+  or not its reader has noticed yet: ``conn`` is cleared, the outstanding CALL fails, the
+  ``on_lost(conn)`` hook (the link) takes the connection down, and the caller gets
+  ``NotConnected`` - so no caller can retry at once on a dead link (issue 13: the send spin).
 """
 import asyncio
 import json
@@ -37,6 +50,15 @@ class CallError(Exception):
         self.details = details
 
 
+class InvalidResult(CallError):
+    """A CALLRESULT to our CALL (so: delivered) whose payload fails our schema check: ``code`` the
+    violation, ``payload`` the payload as received (or None when it could not be read)."""
+
+    def __init__(self, code, description="", payload=None):
+        super().__init__(code, description)
+        self.payload = payload
+
+
 class RpcTimeout(Exception):
     """No CALLRESULT/CALLERROR within the message timeout."""
 
@@ -47,6 +69,45 @@ class QueueFull(Exception):
 
 class NotConnected(Exception):
     """No connection to the CSMS (or it dropped while the CALL was outstanding)."""
+
+
+def _skip_ws(b, i):
+    while i < len(b) and b[i] in (32, 9, 10, 13):
+        i += 1
+    return i
+
+
+def head_id(b):
+    """``(MessageTypeId, messageId)`` read from the first bytes ``b`` of a frame (the rest may be
+    cut off), or None when they cannot be read: ``[`` type ``,`` ``"`` id ``"`` with JSON
+    whitespace, an id of at most 36 characters without escapes (Part 4 §4.2)."""
+    i = _skip_ws(b, 0)
+    if i >= len(b) or b[i] != 0x5B:  # [
+        return None
+    i = _skip_ws(b, i + 1)
+    j = i
+    while j < len(b) and 0x30 <= b[j] <= 0x39 and j - i < 4:
+        j += 1
+    if j == i or j >= len(b):
+        return None
+    kind = int(str(b[i:j], "ascii"))
+    i = _skip_ws(b, j)
+    if i >= len(b) or b[i] != 0x2C:  # ,
+        return None
+    i = _skip_ws(b, i + 1)
+    if i >= len(b) or b[i] != 0x22:  # "
+        return None
+    j = i + 1
+    while j < len(b) and b[j] != 0x22:
+        if b[j] == 0x5C or j - i > 36:  # an escape, or longer than 36
+            return None
+        j += 1
+    if j >= len(b):
+        return None
+    try:
+        return kind, str(b[i + 1:j], "utf-8")
+    except UnicodeError:
+        return None
 
 
 def dumps(obj):
@@ -77,7 +138,9 @@ class Rpc:
         self.conn = None
         self.after = []
         self.gate = None  # callable(action) -> CallError or None: refuse inbound CALLs (e.g. boot Rejected)
-        self.spawn = asyncio.create_task  # the station sets its bounded TaskSet.spawn
+        self.spawn = self._spawn  # the station sets its bounded TaskSet.spawn
+        self.on_lost = None  # callable(conn): a write on conn failed (the link takes it down)
+        self._tasks = []
         self.in_len = 0   # characters of the last received frame
         self._lock = asyncio.Lock()
         self._ev = asyncio.Event()
@@ -152,8 +215,20 @@ class Rpc:
             self.log(">", text)
         try:
             await conn.send(text)
-        except OSError:
+        except OSError as e:
+            self.lost(conn, e)
             raise NotConnected()
+
+    def lost(self, conn, why=None):
+        """A write on ``conn`` failed: it is dead even if its reader has not noticed yet. Clear
+        ``conn`` and fail the outstanding CALL (``disconnected``), then tell the link
+        (``on_lost``), so every waiting sender waits for the next connection."""
+        if self.conn is not conn:
+            return
+        self._report(OSError("send failed, connection lost: %s" % (why,)))
+        self.disconnected()
+        if self.on_lost:
+            self.on_lost(conn)
 
     def disconnected(self):
         """The connection is gone: fail the outstanding CALL with NotConnected."""
@@ -171,6 +246,9 @@ class Rpc:
             self._report(e)
 
     async def _on_frame(self, text):
+        if not isinstance(text, str):
+            await self._on_oversized(text)
+            return
         if self.log:
             self.log("<", text)
         self.in_len = len(text)   # the size of the message being handled (BytesPerMessage checks)
@@ -179,22 +257,48 @@ class Rpc:
         except Exception:  # ValueError on CPython, ValueError/other on MicroPython
             await self._reply_error("-1", "RpcFrameworkError", "Frame is not valid JSON")
             return
-        if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str) \
-                or len(msg[1]) > 36:
-            mid = msg[1] if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str) \
-                and len(msg[1]) <= 36 else "-1"
-            await self._reply_error(mid, "RpcFrameworkError", "Not an OCPP-J RPC frame")
+        if not isinstance(msg, list) or not msg:
+            await self._reply_error("-1", "RpcFrameworkError", "Not an OCPP-J RPC frame")
             return
-        kind, mid = msg[0], msg[1]
-        if kind == CALL:
-            if len(msg) != 4 or not isinstance(msg[2], str):
-                await self._reply_error(mid, "RpcFrameworkError", "CALL must be [2,id,action,payload]")
-                return
-            await self._on_call(mid, msg[2], msg[3])
-        elif kind == CALLRESULT or kind == CALLERROR:
-            self._on_answer(kind, mid, msg)
-        else:
+        kind = msg[0]
+        mid = msg[1] if len(msg) > 1 and isinstance(msg[1], str) and len(msg[1]) <= 36 else None
+        if kind == CALLRESULT or kind == CALLERROR:   # an answer is never answered
+            if mid is not None and len(msg) >= 3:
+                self._on_answer(kind, mid, msg)
+            return
+        if mid is None:
+            await self._reply_error("-1", "RpcFrameworkError", "MessageId not readable")
+        elif kind != CALL:
             await self._reply_error(mid, "MessageTypeNotSupported", "Unknown MessageTypeId")
+        elif len(msg) != 4 or not isinstance(msg[2], str):
+            await self._reply_error(mid, "RpcFrameworkError", "CALL must be [2,id,action,payload]")
+        else:
+            await self._on_call(mid, msg[2], msg[3])
+
+    async def _on_oversized(self, big):
+        # a message over the receive buffer: only its head was kept (lite_stack.core.ws.Oversized)
+        h = head_id(big.head)
+        if self.log:
+            self.log("<", "[%d bytes over the receive buffer] %s" % (big.size, big.head[:64]))
+        if h is None:
+            await self._reply_error("-1", "RpcFrameworkError", "Message too large, head unreadable")
+        elif h[0] == CALL:
+            await self._reply_error(h[1], "FormatViolation",
+                                    "Message of %d bytes above the receive buffer" % big.size)
+        elif h[0] == CALLRESULT or h[0] == CALLERROR:
+            p = self._pending
+            if p is not None and p[0] == h[1]:
+                self._answer(InvalidResult("FormatViolation", "answer too large")
+                             if h[0] == CALLRESULT else CallError("FormatViolation", "too large"))
+        else:
+            await self._reply_error(h[1], "MessageTypeNotSupported", "Unknown MessageTypeId")
+
+    def _answer(self, err, result=None):
+        if isinstance(err, InvalidResult) and self.log:
+            self.log("!", "InvalidResult %s: %s (delivered)" % (err.code, err.description))
+        self._error = err
+        self._result = result
+        self._ev.set()
 
     def _on_answer(self, kind, mid, msg):
         p = self._pending
@@ -202,13 +306,13 @@ class Rpc:
             return  # late or unknown answer: ignored (Part 4 §4.1.1)
         if kind == CALLRESULT:
             if len(msg) != 3:
-                self._error = CallError("RpcFrameworkError", "bad CALLRESULT")
-            else:
-                bad = validate.check(p[1], msg[2], True)
-                if bad:
-                    self._error = CallError(bad[0], bad[1])
-                else:
-                    self._result = msg[2]
+                self._answer(InvalidResult("RpcFrameworkError", "bad CALLRESULT"))
+                return
+            bad = validate.check(p[1], msg[2], True)
+            if bad:
+                self._answer(InvalidResult(bad[0], "%s answer: %s" % (p[1], bad[1]), msg[2]))
+                return
+            self._result = msg[2]
         else:
             code = msg[2]
             desc = msg[3] if len(msg) > 3 else ""
@@ -249,6 +353,13 @@ class Rpc:
         after, self.after = self.after, []
         for fn in after:  # as tasks: they may send CALLs, which need this receive loop running
             self.spawn(self._run_after(fn))
+
+    def _spawn(self, coro):
+        # without a station (tests, tools): keep a reference until the task ends
+        self._tasks = [t for t in self._tasks if not t.done()]
+        t = asyncio.create_task(coro)
+        self._tasks.append(t)
+        return t
 
     async def _run_after(self, fn):
         try:

@@ -15,10 +15,16 @@ What it does and does not do:
 - Protocol errors (masked server frame, RSV bits, unknown opcode, control frame > 125 bytes or
   fragmented, continuation without a start, new message inside a fragmented one, close payload of
   1 byte) -> CLOSE 1002, ``recv()`` returns None. Invalid UTF-8 in a text message -> CLOSE 1007
-  (RFC 6455 §7.4.1, §8.1). Message over ``max_frame`` -> CLOSE 1009 and ``WsError``.
+  (RFC 6455 §7.4.1, §8.1).
+- A message over ``max_frame`` (issue 13: a 24-44 kB CALL on an 8 kB board) does not break the
+  connection: its first ``HEAD_KEEP`` bytes are kept, the rest is streamed past in
+  ``_SKIP_CHUNK``-byte reads without being buffered (continuation frames included, control
+  frames in between still handled), and ``recv()`` returns an ``Oversized`` for a text message
+  (the RPC layer answers its CALL with FormatViolation, Part 4 §4.3); an oversized binary
+  message is dropped like any binary one. Its UTF-8 is not checked (it is never decoded).
 - Memory bounds: the HTTP response head is read byte by byte up to ``_MAX_HEAD`` bytes (nothing of the
   first frame is consumed); one message is at most ``max_frame`` bytes, checked from the frame header
-  before the payload is read. ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place
+  before the payload is read (beyond it: ``HEAD_KEEP`` bytes plus one ``_SKIP_CHUNK`` read). ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place
   (about 2x the message, transient); ``recv`` one payload buffer (``readinto`` on MicroPython) plus the
   returned str. Measured on the MicroPython unix port (64-bit): about 0.5 kB of heap held per open
   connection after the first (which also loads asyncio's stream/lock/event modules, about 4.7 kB).
@@ -38,6 +44,8 @@ except ImportError:  # CPython
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
+HEAD_KEEP = const(96)  # bytes kept of an oversized message: room for [2,"<36-char id>","<action>"
+_SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
 _OP_CONT = const(0)
 _OP_TEXT = const(1)
@@ -50,11 +58,20 @@ _OP_PONG = const(10)
 class WsError(Exception):
     """Handshake or protocol failure. Attribute ``.status``: HTTP status int of a refused handshake
     (e.g. 401 for bad Basic auth, 404), or 0 for other failures (TCP/TLS error, timeout, bad 101
-    answer, message over ``max_frame``)."""
+    answer)."""
 
     def __init__(self, msg, status=0):
         super().__init__(msg)
         self.status = status
+
+
+class Oversized:
+    """``recv()`` result for a text message over ``max_frame``: ``head`` its first ``HEAD_KEEP``
+    bytes (bytes, may end inside a UTF-8 sequence), ``size`` its total length in bytes."""
+
+    def __init__(self, head, size):
+        self.head = head
+        self.size = size
 
 
 def _b64(data):
@@ -283,11 +300,13 @@ class WebSocket:
             self._done.set()
 
     async def recv(self):
-        """Next complete text message as str, or None once the connection is closed (peer CLOSE,
-        EOF, reset, protocol error). Never raises for a disconnect; raises ``WsError`` (after
-        sending CLOSE 1009) when a message exceeds ``max_frame`` bytes. See the module docstring for
-        control frames, binary messages and error close codes (RFC 6455 §5.4, §5.5, §7.4.1)."""
+        """Next complete text message as str (or ``Oversized`` for one over ``max_frame``), or None
+        once the connection is closed (peer CLOSE, EOF, reset, protocol error). Never raises for a
+        disconnect. See the module docstring for control frames, binary and oversized messages and
+        error close codes (RFC 6455 §5.4, §5.5, §7.4.1)."""
         buf = None  # payload of the message being reassembled
+        head = None  # oversized message being skipped: its first HEAD_KEEP bytes
+        size = 0
         mop = 0  # its opcode (text/binary)
         self._reading = True
         try:
@@ -315,13 +334,29 @@ class WebSocket:
                     else:  # peer CLOSE: echo its status code (§5.5.1), then close
                         await self._fail(struct.unpack(">H", p[:2])[0] if n else 1005, p[:2])
                     continue
-                if op > _OP_BIN or (op == _OP_CONT) != (buf is not None):
+                if op > _OP_BIN or (op == _OP_CONT) != (buf is not None or head is not None):
                     break
                 if op:
                     mop = op
-                if n + (len(buf) if buf else 0) > self._max:
-                    await self._fail(1009)
-                    raise WsError("too big")
+                if head is None and n + (len(buf) if buf else 0) > self._max:
+                    head = bytes(buf[:HEAD_KEEP]) if buf else b""  # from here on: stream past it
+                    size = len(buf) if buf else 0
+                    buf = None
+                if head is not None:
+                    size += n
+                    k = min(n, HEAD_KEEP - len(head))
+                    if k > 0:
+                        head += await self._rx(k)
+                        n -= k
+                    while n > 0:
+                        k = min(n, _SKIP_CHUNK)
+                        await self._rx(k)
+                        n -= k
+                    if b0 & 0x80:
+                        if mop == _OP_TEXT:
+                            return Oversized(head, size)
+                        head = None  # binary: ignored
+                    continue
                 p = await self._rx(n)
                 buf = p if buf is None else buf + p
                 if b0 & 0x80:

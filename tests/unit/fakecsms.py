@@ -4,11 +4,21 @@
 ``responses`` (action -> payload or callable(payload) -> payload, or the string "silent" / an
 ("error", code) tuple), records every frame in ``frames`` as (direction, decoded list) and lets a
 test send CSMS-initiated CALLs with ``await csms.call(action, payload)``.
+
+Connection faults (issue 13): ``abort(notice_s, refuse_s, status)`` models a TCP RST: every later
+write on the connection fails at once (OSError) while the station's reader only learns of it
+``notice_s`` simulated seconds later (never with None: a half-open link); new connections are
+refused with HTTP ``status`` for ``refuse_s`` s. A station that retries a failed write without
+yielding never lets that clock run: after ``SPIN_LIMIT`` writes on a dead connection the fake
+raises ``RuntimeError`` (not an OSError, so it escapes and the test sees ``spins``).
 """
 import asyncio
 import json
 
 from lite_stack.clock import iso
+
+
+SPIN_LIMIT = 200
 
 
 class _Conn:
@@ -17,8 +27,17 @@ class _Conn:
         self.inbox = []
         self.ev = asyncio.Event()
         self.closed = False
+        self.dead = False        # aborted: writes fail, the reader may not know yet
+        self.dead_sends = 0
 
     async def send(self, text):
+        if self.dead:
+            self.dead_sends += 1
+            self.csms.dead_sends += 1
+            if self.dead_sends > SPIN_LIMIT:
+                self.csms.spins += 1
+                raise RuntimeError("send spin on a dead connection")
+            raise OSError(104, "ECONNRESET")
         if self.closed:
             raise OSError("closed")
         self.csms._from_station(self, text)
@@ -67,6 +86,12 @@ class FakeCsms:
         self.attempts = []     # (clock ms, url) of every connection attempt
         self._n = 0
         self._ev = asyncio.Event()
+        self.dead_sends = 0
+        self.spins = 0
+        self.refused = 0
+        self.refuse_until_ms = -1
+        self.refuse_status = 503
+        self._notice = None
 
     async def factory(self, url, auth, max_frame, clock):
         self.attempts.append((self.clock.ms(), url))
@@ -74,6 +99,10 @@ class FakeCsms:
             raise OSError("CSMS unreachable")
         if self.refuse:
             raise OSError(self.refuse)
+        if self.clock.ms() < self.refuse_until_ms:
+            from lite_stack.core.ws import WsError
+            self.refused += 1
+            raise WsError("HTTP %d" % self.refuse_status, self.refuse_status)
         self.auths.append(auth)
         if self.password is not None and (not auth or auth[1] != self.password):
             raise Http401()
@@ -88,6 +117,22 @@ class FakeCsms:
             self.conn.closed = True
             self.conn.ev.set()
             self.conn = None
+
+    def abort(self, notice_s=0.01, refuse_s=0, status=503):
+        """TCP abort (RST) of the current connection; see the module docstring."""
+        conn = self.conn
+        self.conn = None
+        self.refuse_until_ms = self.clock.ms() + int(refuse_s * 1000)
+        self.refuse_status = status
+        if conn is None:
+            return
+        conn.dead = True
+        if notice_s is not None:
+            async def notice():
+                await self.clock.sleep(notice_s)
+                conn.closed = True
+                conn.ev.set()
+            self._notice = asyncio.create_task(notice())   # kept: the loop holds tasks weakly
 
     def _default(self, action, p):
         now = iso(self.clock.now())

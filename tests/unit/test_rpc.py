@@ -156,3 +156,69 @@ def test_part4_invalid_callresult_payload_is_an_error():
         drv.cancel()
         return res
     assert run(main()) == "TypeConstraintViolation"
+
+
+def test_part4_4_3_unknown_message_type_with_readable_id_is_message_type_not_supported():
+    clock, r = _rpc()
+    run(r.on_frame('[99,"id"]'))
+    assert _last(r)[:3] == [4, "id", "MessageTypeNotSupported"]
+    run(r.on_frame('[5,"id2","x","y","z"]'))
+    assert _last(r)[:3] == [4, "id2", "MessageTypeNotSupported"]
+    n = len(r.conn.sent)
+    run(r.on_frame('[3,"nobody",{}]'))      # a CALLRESULT is never answered
+    run(r.on_frame('[4,"nobody"]'))
+    assert len(r.conn.sent) == n
+
+
+class _Big:
+    """What WebSocket.recv returns for a text message over max_frame (``lite_stack.core.ws``)."""
+
+    def __init__(self, head, size):
+        self.head = head
+        self.size = size
+
+
+def test_part4_oversized_call_answered_format_violation_with_its_message_id():
+    clock, r = _rpc({"SetVariables": lambda p: {}})
+    run(r.on_frame(_Big(b'[2,"big-1","SetVariables",{"setVariableData":[{"attributeValue":"xx', 30000)))
+    f = _last(r)
+    assert f[:3] == [4, "big-1", "FormatViolation"] and f[4] == {}
+    run(r.on_frame(_Big(b' [ 2 , "big-2" ,"Reset",{', 44000)))
+    assert _last(r)[:3] == [4, "big-2", "FormatViolation"]
+    run(r.on_frame(_Big(b'[99,"big-3",', 44000)))
+    assert _last(r)[:3] == [4, "big-3", "MessageTypeNotSupported"]
+    for head in (b'{"not":"a frame"', b'[2,"' + b"x" * 60, b"[2,", b"\xff\xfe[", b'[2,"a\\"b",'):
+        run(r.on_frame(_Big(head, 9000)))
+        assert _last(r)[:3] == [4, "-1", "RpcFrameworkError"], head
+    n = len(r.conn.sent)
+    run(r.on_frame(_Big(b'[3,"nobody",{"a":', 9000)))     # an oversized answer: never answered
+    assert len(r.conn.sent) == n
+
+
+def test_part4_callresult_failing_our_schema_check_is_delivered_not_an_error():
+    """Issue 13 defect 4: a CALLRESULT with the matching messageId means the CSMS got the CALL;
+    a schema problem in it is logged and reported as ``InvalidResult`` (a CallError subclass
+    carrying the payload), which a TransactionEvent sender treats as delivered."""
+    clock, r = _rpc()
+    logs = []
+    r.log = lambda d, t: logs.append((d, t))
+
+    async def main():
+        drv = asyncio.create_task(clock.run())
+
+        async def answer():
+            while not r.conn.sent:
+                await asyncio.sleep(0)
+            f = json.loads(r.conn.sent.pop())
+            await r.on_frame(json.dumps([3, f[1], {"currentTime": 5}]))
+        t = asyncio.create_task(answer())
+        try:
+            await r.call("Heartbeat", {}, 30)
+            res = None
+        except R.InvalidResult as e:
+            res = (e.code, e.payload)
+        await t
+        drv.cancel()
+        return res
+    assert run(main()) == ("TypeConstraintViolation", {"currentTime": 5})
+    assert any(d == "!" and "TypeConstraintViolation" in t for d, t in logs)

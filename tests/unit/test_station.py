@@ -101,6 +101,28 @@ def test_B02_pending_sends_only_boot_until_accepted_TC_B_02_CS():
     scenario(s, boot_status="Pending")
 
 
+def test_B02_trigger_boot_while_pending_reason_triggered_TC_B_02_CS():
+    async def s(rig):
+        rig.csms.interval = 300
+        rig.driver = asyncio.create_task(rig.clock.run())
+        rig.start()
+        await rig.csms.wait_for(lambda: rig.station.registration == "Pending")
+        r = await rig.csms.call("RequestStartTransaction", {      # step 12: Rejected
+            "idToken": {"idToken": "R1", "type": "Central"}, "remoteStartId": 1, "evseId": 1})
+        assert r[2]["status"] == "Rejected"
+        rig.csms.boot_status = "Accepted"
+        t0 = rig.clock.ms()
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "BootNotification"})
+        assert r[2]["status"] == "Accepted"
+        await rig.csms.wait_for(lambda: rig.station.accepted, 30)
+        assert rig.clock.ms() - t0 < 5000                    # before the interval has passed
+        boots = rig.csms.of("BootNotification")
+        assert boots[0]["reason"] == "PowerUp" and boots[-1]["reason"] == "Triggered"  # step 15
+        await rig.settle()
+        assert rig.csms.of("StatusNotification")[-1]["connectorStatus"] == "Available"
+    scenario(s, boot_status="Pending")
+
+
 def test_B03_rejected_retries_after_interval_and_stays_silent_TC_B_03_CS():
     async def s(rig):
         rig.csms.interval = 50
@@ -172,11 +194,31 @@ def test_E03_FR_05_ev_connection_timeout_clears_authorization_TC_E_05_CS():
         await rig.boot()
         rig.station.dm.set(ids.EV_CONNECTION_TIMEOUT, 30)
         rig.hal[1].swipe("AB12CD34")
-        await rig.settle(40)
+        await rig.settle(2)
+        assert len(rig.csms.of("Authorize")) == 1           # the swipe authorizes (Accepted)
+        assert rig.station.evses[0].auth is not None
+        await rig.settle(38)
+        assert rig.station.evses[0].auth is None            # cleared after the timeout
         rig.evse().pilot.plug_in()
         await rig.settle(5)
         assert rig.te() == []
         assert not rig.evse().contactor.is_closed()
+        rig.hal[1].swipe("AB12CD34")                        # steps 3-4: ready for a new session
+        await rig.settle(3)
+        assert rig.te()[0]["eventType"] == "Started"
+    scenario(s)
+
+
+def test_E03_plug_in_before_the_ev_connection_timeout_starts_TC_E_05_CS():
+    async def s(rig):
+        await rig.boot()
+        rig.station.dm.set(ids.EV_CONNECTION_TIMEOUT, 30)
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(25)                                # within the timeout
+        rig.evse().pilot.plug_in()
+        await rig.settle(3)
+        st = rig.te()[0]
+        assert st["eventType"] == "Started" and st["triggerReason"] == "CablePluggedIn"
     scenario(s)
 
 
@@ -187,7 +229,9 @@ def test_C01_invalid_token_does_not_start_TC_C_02_CS():
         rig.evse().pilot.plug_in()
         rig.hal[1].swipe("BAD00001")
         await rig.settle(5)
+        assert rig.csms.of("Authorize") == [{"idToken": {"idToken": "BAD00001", "type": "ISO14443"}}]
         assert rig.te() == [] and not rig.evse().contactor.is_closed()
+        assert rig.station.evses[0].auth is None
     scenario(s)
 
 
@@ -274,12 +318,22 @@ def test_F04_remote_start_cable_timeout_TC_F_04_CS():
     async def s(rig):
         await rig.boot()
         rig.station.dm.set(ids.EV_CONNECTION_TIMEOUT, 20)
-        await rig.csms.call("RequestStartTransaction", {
+        r = await rig.csms.call("RequestStartTransaction", {
             "idToken": {"idToken": "REMOTE01", "type": "Central"}, "remoteStartId": 1})
-        await rig.settle(25)
+        assert r[2] == {"status": "Accepted"}
+        await rig.settle(5)
+        assert rig.station.evses[0].auth is not None       # held, waiting for the cable
+        await rig.settle(20)
+        assert rig.station.evses[0].auth is None           # EVConnectionTimeOut expired
         rig.evse().pilot.plug_in()
         await rig.settle(3)
-        assert rig.te() == []
+        assert rig.te() == [] and not rig.evse().contactor.is_closed()
+        r = await rig.csms.call("RequestStartTransaction", {   # the EVSE is ready again
+            "idToken": {"idToken": "REMOTE01", "type": "Central"}, "remoteStartId": 2})
+        assert r[2] == {"status": "Accepted"}
+        await rig.settle(3)
+        st = rig.te()[0]
+        assert st["eventType"] == "Started" and st["transactionInfo"]["remoteStartId"] == 2
     scenario(s)
 
 
@@ -310,6 +364,9 @@ def test_B12_reset_onidle_with_transaction_is_scheduled_TC_B_21_CS():
         res = await asyncio.wait_for(rig.task, 5)
         assert res == "reset"
         assert rig.te()[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+        rig.start()  # the in-process reboot the simulator does
+        await rig.csms.wait_for(lambda: len(rig.csms.of("BootNotification")) == 2)
+        assert rig.csms.of("BootNotification")[1]["reason"] == "ScheduledReset"   # step 7
     scenario(s)
 
 
@@ -490,7 +547,7 @@ def test_G01_no_duplicate_status_notifications_TC_G_01_CS_TC_G_02_CS():
     scenario(s)
 
 
-def test_E14_get_transaction_status_TC_E_28_CS_TC_E_30_CS_TC_E_29_CS():
+def test_E14_get_transaction_status_TC_E_28_CS_TC_E_30_CS():
     async def s(rig):
         await rig.boot()
         r = await rig.csms.call("GetTransactionStatus", {"transactionId": "unknown"})
@@ -503,6 +560,34 @@ def test_E14_get_transaction_status_TC_E_28_CS_TC_E_30_CS_TC_E_29_CS():
         assert r[2] == {"messagesInQueue": False, "ongoingIndicator": True}
         r = await rig.csms.call("GetTransactionStatus", {})
         assert r[2] == {"messagesInQueue": False}
+    scenario(s)
+
+
+def test_E14_get_transaction_status_with_message_in_queue_TC_E_29_CS():
+    async def s(rig):
+        await rig.boot()
+        rig.station.dm.set(ids.SAMPLED_TX_UPDATED_INTERVAL, 1)
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(3)
+        tid = rig.te()[0]["transactionInfo"]["transactionId"]
+        rig.csms.online = False                  # step 1: close, refuse reconnects
+        rig.csms.drop()
+        await rig.settle(10)
+        assert len(rig.station.txq) >= 5          # Updated events queued while offline
+        n = rig.csms.connects
+        rig.csms.responses["TransactionEvent"] = "silent"   # the queue cannot empty meanwhile
+        rig.csms.online = True                   # step 2
+        await rig.csms.wait_for(lambda: rig.csms.connects > n, 300)
+        r = await rig.csms.call("GetTransactionStatus", {"transactionId": tid})   # step 3
+        assert r[2] == {"messagesInQueue": True, "ongoingIndicator": True}
+        rig.csms.responses["TransactionEvent"] = None
+        rig.station.dm.set(ids.SAMPLED_TX_UPDATED_INTERVAL, 0)   # (bounds the frames kept here)
+        await rig.csms.wait_for(lambda: len(rig.station.txq) == 0, 200)   # step 5: emptied
+        seqs = sorted(set(t["seqNo"] for t in rig.te()))
+        assert seqs == list(range(len(seqs)))
+        r = await rig.csms.call("GetTransactionStatus", {"transactionId": tid})
+        assert r[2]["messagesInQueue"] is False
     scenario(s)
 
 

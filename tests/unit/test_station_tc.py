@@ -277,3 +277,73 @@ def test_F06_trigger_all_evses_TC_F_12_CS_TC_F_14_CS_TC_F_24_CS():
         trig = [t for t in rig.te() if t["triggerReason"] == "Trigger"]
         assert len(trig) == 1 and trig[0]["transactionInfo"]["chargingState"] == "Charging"
     scenario(s, evses=2)
+
+
+# ---- issue 13: Part 6 sweep --------------------------------------------------------------------
+
+def test_B03_FR_08_rejected_answers_csms_requests_security_error_TC_B_30_CS():
+    async def s(rig):
+        import asyncio
+        rig.csms.interval = 50
+        rig.driver = asyncio.create_task(rig.clock.run())
+        rig.start()
+        await rig.csms.wait_for(lambda: rig.station.registration == "Rejected")
+        for action, p in (("GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"}),
+                          ("GetVariables", {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"},
+                                                                  "variable": {"name": "OfflineThreshold"}}]}),
+                          ("Reset", {"type": "Immediate"}),
+                          ("TriggerMessage", {"requestedMessage": "StatusNotification"})):
+            r = await rig.csms.call(action, p)
+            assert r[0] == 4 and r[2] == "SecurityError", (action, r)
+        rig.evse().pilot.plug_in()
+        await rig.settle(60)
+        assert all(a == "BootNotification" for a, p in rig.csms.calls)
+        rig.csms.boot_status = "Accepted"
+        await rig.csms.wait_for(lambda: rig.station.accepted, 120)
+        r = await rig.csms.call("GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]})
+        assert r[0] == 3
+    scenario(s, boot_status="Rejected")
+
+
+def test_G04_station_inoperative_during_transaction_scheduled_then_unavailable_TC_G_14_CS():
+    async def s(rig):
+        await rig.boot()
+        tid = await _start_tx(rig)
+        r = await _ca(rig, "Inoperative")
+        assert r[2]["status"] == "Scheduled"
+        await rig.settle(5)
+        assert rig.evse().contactor.is_closed() and _last_status(rig) == "Occupied"
+        rig.hal[1].swipe("AB12CD34")          # StopAuthorized: the EV stays plugged in
+        await rig.settle(3)
+        assert rig.te()[-1]["eventType"] == "Ended"
+        assert rig.te()[-1]["transactionInfo"]["transactionId"] == tid
+        assert _last_status(rig) == "Unavailable"
+        rig.evse().pilot.plug_out()
+        await rig.settle(3)
+        assert _last_status(rig) == "Unavailable"
+        r = await rig.csms.call("RequestStartTransaction", {
+            "idToken": {"idToken": "R1", "type": "Central"}, "remoteStartId": 1, "evseId": 1})
+        assert r[2]["status"] == "Rejected"
+    scenario(s)
+
+
+def test_G02_time_source_heartbeat_sets_the_clock_real_time_clock_keeps_it():
+    """ClockCtrlr.TimeSource acts (issue 13: a writable variable acts or is ReadOnly): Heartbeat
+    first -> the clock follows currentTime of Boot/Heartbeat responses; RealTimeClock first ->
+    the board's clock is kept."""
+    async def s(rig):
+        await rig.boot()
+        rig.csms.responses["Heartbeat"] = {"currentTime": "2031-01-01T00:00:00Z"}
+        r = await rig.csms.call("SetVariables", {"setVariableData": [
+            {"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeSource"},
+             "attributeValue": "RealTimeClock,Heartbeat"}]})
+        assert r[2]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        before = rig.clock.now()
+        await rig.station.availability.heartbeat()
+        assert abs(rig.clock.now() - before) < 5
+        rig.station.dm.set(ids.TIME_SOURCE, "Heartbeat")
+        await rig.station.availability.heartbeat()
+        assert rig.station.ctx.iso_now()[:4] == "2031"
+    scenario(s)
+

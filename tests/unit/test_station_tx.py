@@ -371,6 +371,21 @@ def test_F05_unlock_connector_TC_F_05_CS_TC_F_06_CS_TC_F_10_CS():
     scenario(s, clock=clock, hal=([make_sim_evse(clock, fixed_cable=False)], SimRfid()))
 
 
+def test_F05_desktop_board_simulates_a_connector_lock_TC_F_06_CS_TC_F_05_CS():
+    """The simulated station (desktop board, the lab's sim) has the F05 prerequisite "a connector
+    lock": Unlocked without a transaction, OngoingAuthorizedTransaction during one."""
+    async def s(rig):
+        await rig.boot()
+        r = await rig.csms.call("UnlockConnector", {"evseId": 1, "connectorId": 1})
+        assert r[2]["status"] == "Unlocked"
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(5)
+        r = await rig.csms.call("UnlockConnector", {"evseId": 1, "connectorId": 1})
+        assert r[2]["status"] == "OngoingAuthorizedTransaction"
+    scenario(s)
+
+
 def test_F06_trigger_status_meter_values_transaction_event_TC_F_23_CS_TC_F_11_CS_TC_F_13_CS():
     async def s(rig):
         await rig.boot()
@@ -397,13 +412,21 @@ def test_F06_trigger_status_meter_values_transaction_event_TC_F_23_CS_TC_F_11_CS
         rig.evse().pilot.plug_in()
         rig.hal[1].swipe("AB12CD34")
         await rig.settle(5)
-        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent"})
+        n = len(rig.te())
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent",
+                                                   "evse": {"id": 1}})   # TC_F_13: this EVSE
         assert r[2]["status"] == "Accepted"
         await rig.settle(1)
+        assert len(rig.te()) == n + 1
         t = rig.te()[-1]
         assert t["eventType"] == "Updated" and t["triggerReason"] == "Trigger"
         assert t["transactionInfo"]["chargingState"] == "Charging"
+        assert t["transactionInfo"]["transactionId"] == rig.te()[0]["transactionInfo"]["transactionId"]
         assert t["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "TransactionEvent"})
+        assert r[2]["status"] == "Accepted"                               # every EVSE
+        await rig.settle(1)
+        assert len(rig.te()) == n + 2 and rig.te()[-1]["triggerReason"] == "Trigger"
     scenario(s)
 
 
@@ -500,3 +523,23 @@ def test_E12_powerloss_ended_energy_not_below_a_queued_updated_not_yet_in_the_tx
     assert te[-1]["transactionInfo"].get("stoppedReason") == "PowerLoss", te[-1]
     vals = [v for _, _, v in wh]
     assert vals == sorted(vals), "energy register runs backwards: %s" % (wh,)
+
+
+def test_E02_started_trigger_charging_state_changed_when_the_ev_is_ready_last_TC_E_01_CS():
+    """Plugged in, authorized, current offered, the EV in state B: no transaction (the power path
+    is open). When the EV requests energy (C) the contactor closes and the Started event says
+    ChargingStateChanged: the EV's readiness was the condition that came last (E01-E03)."""
+    async def s(rig):
+        await rig.boot()
+        rig.evse().pilot.plug_in()
+        rig.evse().pilot.ev_state("B")
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(10)
+        assert rig.te() == [] and not rig.evse().contactor.is_closed()
+        rig.evse().pilot.ev_state("C")
+        await rig.settle(2)
+        st = rig.te()[0]
+        assert st["eventType"] == "Started" and st["triggerReason"] == "ChargingStateChanged"
+        assert st["transactionInfo"]["chargingState"] == "Charging"
+        assert st["idToken"]["idToken"] == "AB12CD34"
+    scenario(s)

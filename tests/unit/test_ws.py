@@ -10,7 +10,7 @@ from binascii import a2b_base64, b2a_base64
 from hashlib import sha1
 
 from lite_stack.clock import Clock
-from lite_stack.core.ws import WebSocket, WsError, accept_key, parse_url
+from lite_stack.core.ws import HEAD_KEEP, Oversized, WebSocket, WsError, accept_key, parse_url
 from tests.unit.util import run, raises
 
 _port = [30000 + int.from_bytes(os.urandom(2), "big") % 20000]
@@ -561,25 +561,48 @@ def test_close_without_peer_reply_ends_blocked_recv():
     assert r is None and closed and p.close == (1000, b"") and p.eof
 
 
-def test_oversized_message_closes_1009_and_raises_WsError():
-    for frames in ((("x" * 101, True),), (("x" * 60, False), ("x" * 60, True))):
+def test_oversized_message_streamed_past_head_kept_connection_stays_issue13():
+    """A text message over max_frame (single frame, fragmented, 44 kB with 16/64-bit lengths, a
+    PING in between) is skipped without buffering: recv() returns an Oversized with its head and
+    size, no CLOSE is sent and the next message arrives normally."""
+    big = '[2,"big-1","SetVariables",{"setVariableData":[' + "x" * 44000 + "]}]"
+    cases = ((("x" * 101, True, 1),), (("x" * 60, False, 1), ("x" * 60, True, 0)),
+             ((big[:70], False, 1), ("", True, 9), (big[70:], True, 0)),
+             ((big[:30000], False, 1), (big[30000:], True, 0)),
+             ((big, True, 2), ))   # binary: dropped silently
+    for frames in cases:
         async def server(p):
             await p.accept101()
-            for i, (data, fin) in enumerate(frames):
-                await p.frame(0 if i else 1, data, fin=fin)
-            p.close = await p.read_close()
+            for data, fin, op in frames:
+                await p.frame(op, data, fin=fin)
+            await p.frame(1, "next")
+            p.got = []
+            try:
+                while True:
+                    p.got.append(await p.read_frame())
+            except Exception:
+                pass
 
         async def client(url):
             ws = await WebSocket.connect(url, max_frame=100)
-            try:
-                await ws.recv()
-            except WsError as e:
-                return e, ws.closed
-            return None, ws.closed
+            a = await ws.recv()
+            b = await ws.recv() if frames[0][2] != 2 else None
+            closed = ws.closed
+            await ws.close()
+            return a, b, closed
 
-        (e, closed), p = scenario(server, client)
-        assert isinstance(e, WsError) and closed
-        assert p.close[0] == 1009
+        (a, b, closed), p = scenario(server, client)
+        total = sum(len(f[0]) for f in frames if f[2] != 9)
+        if frames[0][2] == 2:
+            assert a == "next"
+            continue
+        assert isinstance(a, Oversized) and a.size == total, (a, total)
+        want = "".join(f[0] for f in frames if f[2] != 9)[:HEAD_KEEP].encode()
+        assert a.head == want
+        assert b == "next" and not closed
+        assert [f[1] for f in p.got if f[1] == 8] == [8]     # only our final CLOSE(1000)
+        if frames[1:] and frames[1][2] == 9:
+            assert p.got[0][1] == 10                          # the PING got its PONG
 
 
 def test_message_of_exactly_max_frame_accepted():
