@@ -28,6 +28,10 @@ def _delivered(rig):
 async def _charge(rig):
     await rig.boot()
     rig.station.dm.set(ids.SAMPLED_TX_UPDATED_INTERVAL, 1)
+    # Part 4 §5.3: the first reconnect after a loss waits RetryBackOffWaitMinimum (TC_B_57);
+    # short, so the first attempts fall inside the 4 s of HTTP 503
+    rig.station.dm.set(ids.RETRY_BACKOFF_WAIT_MINIMUM, 1)
+    rig.station.dm.set(ids.RETRY_BACKOFF_RANDOM_RANGE, 0)
     rig.evse().pilot.plug_in()
     rig.hal[1].swipe("AB12CD34")
     await rig.settle(5)
