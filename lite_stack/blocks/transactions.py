@@ -16,21 +16,20 @@ ImmediateReset), a fault (AbnormalCondition) or the CSMS's non-Accepted idTokenI
 StopTxOnInvalidId (E05: Deauthorized / DeAuthorized). An EV that pauses (C -> B) keeps the
 transaction with chargingState SuspendedEV; with StopTxOnInvalidId false a deauthorized one is
 kept SuspendedEVSE with the contactor open (E05.FR.03; MaxEnergyOnInvalidId is not supported).
-Meter values: J02 TxUpdated samples every SampledDataCtrlr.TxUpdatedInterval s, TxEnded samples
-buffered (``lite_stack.meter.TxEndedBuffer``) for the Ended event, J01 aligned samples arrive as
-events from the metering block.
+Meter values: J02 TxUpdated samples every TxUpdatedInterval s, TxEnded samples buffered
+(``meter.TxEndedBuffer``) for the Ended event, J01 aligned samples as events from metering.
 
-Persistence: the transaction (store record ``tx<evse>``) is written before its Started event is
-queued, so a power cut never leaves a Started without its Ended (``_recover``: PowerLoss, or
-ImmediateReset after a Reset); the energy register is written (record ``meter``) before each
-Ended is queued and restored after a reboot, so it never runs backwards.
+Persistence: the transaction (record ``tx<evse>``) is written before its Started is queued, so a
+power cut never leaves a Started without its Ended (``_recover``: PowerLoss, or ImmediateReset
+after a Reset); the energy register (record ``meter``) is written before each Ended is queued and
+restored after a reboot, so it never runs backwards.
 
 Delivery (E11-E13): queued events go in order, one at a time; a CALLERROR or no answer is an
 attempt (a CALLRESULT that fails our schema check is not: the CSMS has the event, it is logged and
 kept delivered): MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
-then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits
-for the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the
-same message again, same seqNo and content, with a new messageId.
+then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits for
+the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the same
+message again (same seqNo and content, new messageId).
 """
 import asyncio
 
@@ -360,8 +359,7 @@ class Transactions:
                 ctx.last_call_ms = ctx.clock.ms()
                 r = await ctx.rpc.call("TransactionEvent", msg, ctx.dm.get(ids.MESSAGE_TIMEOUT))
             except _rpc.NotConnected:
-                # the link is down (a failed write took it down at once): wait for it to come
-                # back (events connected/accepted kick), never retry at once (the send spin)
+                # the link is down: wait for it to come back, never retry at once (send spin)
                 self._kick.clear()
                 await ctx.clock.wait(self._kick, 5)
                 continue
@@ -369,8 +367,7 @@ class Transactions:
                 await ctx.clock.sleep(1)
                 continue
             except _rpc.InvalidResult as ex:
-                # a CALLRESULT with our messageId: the CSMS has the event (issue 13); the schema
-                # problem is logged (Rpc), the event stays delivered and is never sent again
+                # a CALLRESULT with our messageId: the CSMS has the event; it stays delivered
                 ctx.log("TransactionEvent seqNo %d delivered, answer not valid: %s" % (
                     msg["seqNo"], ex.code))
                 r = {}   # its content is not acted on (no E05 deauthorization from it)
