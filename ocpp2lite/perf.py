@@ -144,7 +144,8 @@ async def _measure(csms, st, n):
     for i in range(n):
         m = csms.mark()
         t0 = loop.time() - csms._t0
-        await st.send({"cmd": "token", "id": "AB12CD34", "type": "ISO14443"})
+        # a new card each time: the station ignores a card that already holds an authorization
+        await st.send({"cmd": "token", "id": "CARD%04d" % i, "type": "ISO14443"})
         _, idx = await csms.wait_for("Authorize", since=m, timeout=30)
         out["authorize"].append(csms.frames(idx)[0].t - t0)
         await asyncio.sleep(0.05)

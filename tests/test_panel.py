@@ -86,7 +86,7 @@ async def _scenario(interp, shot):
             await expect(page.locator("#vendor-model")).to_have_text(
                 "%s %s" % (boot["chargingStation"]["vendorName"], boot["chargingStation"]["model"]))
             await expect(page.locator("#csms-url")).to_have_text(csms.url)
-            await expect(page.locator("#profile")).to_have_text("1")
+            await expect(page.locator("#profile")).to_have_text("0")   # ws://, no password (A00)
             await expect(page.locator("#interp")).to_have_text(interp)
             await expect(page.locator("#evse-1-status")).to_have_text("Available", timeout=T)
             await expect(page.locator("#security li").first).to_contain_text("StartupOfTheDevice", timeout=T)
