@@ -223,7 +223,8 @@ class Rpc:
         (``on_lost``), so every waiting sender waits for the next connection."""
         if self.conn is not conn:
             return
-        self._report(OSError("send failed, connection lost: %s" % (why,)))
+        if self.log:
+            self.log("x", "send failed, connection lost: %s" % (why,))
         self.disconnected()
         if self.on_lost:
             self.on_lost(conn)

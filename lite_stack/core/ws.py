@@ -74,6 +74,29 @@ class Oversized:
         self.size = size
 
 
+def utf8(text):
+    """``text`` as UTF-8 bytes with every lone surrogate replaced by U+FFFD. A JSON escape such
+    as ``"\\ud83d"`` in a received frame decodes to one; MicroPython keeps it as its 3-byte form
+    (ED A0..BF xx), which is not UTF-8, and CPython cannot encode it: echoed in an answer (a
+    messageId, a property name in a CALLERROR description) it would make our text frame invalid
+    (found by bench/netfuzz.py)."""
+    try:
+        b = text.encode()
+    except UnicodeError:  # CPython: a lone surrogate; encode it as MicroPython does, then replace
+        b = text.encode("utf-8", "surrogatepass")
+    if len(b) == len(text):
+        return b
+    i = b.find(b"\xed")
+    if i < 0:
+        return b
+    out = bytearray(b)
+    while i >= 0:
+        if i + 2 < len(b) and 0xA0 <= b[i + 1] <= 0xBF:
+            out[i:i + 3] = b"\xef\xbf\xbd"
+        i = b.find(b"\xed", i + 1)
+    return bytes(out)
+
+
 def _b64(data):
     return b2a_base64(data)[:-1].decode()
 
@@ -266,9 +289,10 @@ class WebSocket:
         await self._tx(f)
 
     async def send(self, text):
-        """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3).
+        """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3), always valid
+        UTF-8 (§5.6, §8.1): a lone surrogate becomes U+FFFD (``utf8``).
         Raises ``OSError`` if the connection is closed or closing, or the write fails."""
-        await self._frame(_OP_TEXT, text.encode())
+        await self._frame(_OP_TEXT, utf8(text))
 
     async def ping(self, data=b""):
         """Send a PING control frame (bytes, at most 125; RFC 6455 §5.5.2) - used for
