@@ -169,6 +169,9 @@ class RawCsms:
                 b"Sec-WebSocket-Accept: " + acc + b"\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
         c = Conn(len(self.conns) + 1, r, w)
         self.conns.append(c)
+        if what == "ok_then_rst":
+            c.abort()
+            return
         self.conn = c
         self.connected.set()
         try:
@@ -465,10 +468,10 @@ async def garble(interp="cpython", frames=1000, seed=1, batch=40, breakers=True)
 
 # ---- faults ---------------------------------------------------------------------------------------
 FAULTS = ("rst_now", "close_now", "rst_on_te", "close_on_te", "rst_mid_frame", "silent_te",
-          "refuse_503", "refuse_401", "rst_on_boot")
+          "refuse_503", "refuse_401", "rst_after_open")
 
 
-async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=False):
+async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=False, kinds=FAULTS):
     rng = fuzz.Rng(seed)
     csms = await RawCsms().start()
     st = Station(interp, csms.port)
@@ -484,6 +487,9 @@ async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=Fal
     def admit(n):
         if time.time() < state["refuse"]:
             return ("http", state["refuse_status"])
+        if state.get("rst_open"):
+            state["rst_open"] -= 1
+            return "ok_then_rst"
         return "ok"
 
     def on_call(conn, action, p, mid):
@@ -502,6 +508,7 @@ async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=Fal
     csms.on_call = on_call
     t0 = time.time()
     try:
+        state["boot_rst"] = 1          # the first BootNotification is answered with a TCP RST
         await _boot(csms, st)
         for comp, var, val in (("SampledDataCtrlr", "TxUpdatedInterval", "1"),
                                ("OCPPCommCtrlr", "RetryBackOffWaitMinimum", "1"),
@@ -522,7 +529,7 @@ async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=Fal
             if not st.alive():
                 fail("station process exited")
                 break
-            f = "storm" if i >= cycles else rng.choice(FAULTS)
+            f = "storm" if i >= cycles else rng.choice(kinds)
             res["faults"][f] = res["faults"].get(f, 0) + 1
             c = csms.conn
             await asyncio.sleep(rng.below(1500) / 1000 if f != "storm" else 0.05)
@@ -551,11 +558,14 @@ async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=Fal
                 state["refuse"] = time.time() + 4
                 state["refuse_status"] = 503 if f == "refuse_503" else 401
                 c.abort()
-            elif f == "rst_on_boot":
-                # a fresh station boots: abort its BootNotification once after a power cycle
-                state["boot_rst"] = 1
+            elif f == "rst_after_open":
+                state["rst_open"] = 1        # the next connection is reset right after the 101
                 c.abort()
-            if f != "storm":
+            if f == "silent_te":
+                await asyncio.sleep(1)
+            elif f in ("rst_on_te", "close_on_te"):
+                await _wait(lambda: csms.conn is not None and csms.conn is not c, 10)
+            elif f != "storm":
                 await _wait(lambda: csms.conn is not None and csms.conn is not c, 45)
             res["cycles"] += 1
         if timeout_edges:
