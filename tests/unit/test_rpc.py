@@ -38,7 +38,7 @@ def test_part4_unknown_message_type_and_bad_call_shape():
     assert _last(r)[:3] == [4, "abe", "RpcFrameworkError"]
 
 
-def test_part4_unknown_action_is_not_implemented_TC_F_27_style():
+def test_part4_unknown_action_is_not_implemented_as_in_TC_F_27_CS():
     clock, r = _rpc()
     run(r.on_frame('[2,"x1","GetReport",{"requestId":1}]'))
     f = _last(r)
