@@ -419,6 +419,8 @@ async def garble(interp="cpython", frames=1000, seed=1, batch=40, breakers=True)
                 if len(got) != mult[mid]:   # one answer per frame (a messageId may repeat)
                     fail("%d answers to %r (%s)" % (len(got), mid, str(text)[:120]))
                     continue
+                if mult[mid] > 1:   # which answer is whose: unknown; the count was checked
+                    continue
                 f = got[0]
                 if code is not None and (f[0] != 4 or f[2] != code):
                     fail("expected %s, got %s for %s" % (code, str(f)[:150], str(text)[:120]))
