@@ -307,6 +307,21 @@ async def _boot(csms, st):
         raise RuntimeError("station did not boot: %s" % st.lines[-20:])
 
 
+async def _close(res, st, csms, t0):
+    """The figures every campaign reports, then stop the station and the CSMS."""
+    res["alive"] = st.alive()
+    res["tracebacks"] = st.tracebacks()[:5]
+    res["connections"] = len(csms.conns)
+    res["attempts"] = csms.attempts
+    res["csms_errors"] = csms.errors[:5]
+    res["close_codes"] = [c.close_code for c in csms.conns][:20]
+    res["max_log_lines_per_s"] = st.max_lines_per_second()
+    res["log_lines"] = len(st.lines)
+    res["seconds"] = round(time.time() - t0, 1)
+    await st.stop()
+    await csms.stop()
+
+
 async def _csms_call(csms, mid, action, payload):
     csms.answers[mid] = []
     csms.conn.write(ws_frame(1, json.dumps([2, mid, action, payload]).encode()))
@@ -454,15 +469,7 @@ async def garble(interp="cpython", frames=1000, seed=1, batch=40, breakers=True)
                     sent, res["violations"], time.time() - t0))
         res["frames"] = sent
     finally:
-        res["alive"] = st.alive()
-        res["tracebacks"] = st.tracebacks()[:5]
-        res["connections"] = len(csms.conns)
-        res["csms_errors"] = csms.errors[:5]
-        res["close_codes"] = [c.close_code for c in csms.conns][:20]
-        res["max_log_lines_per_s"] = st.max_lines_per_second()
-        res["seconds"] = round(time.time() - t0, 1)
-        await st.stop()
-        await csms.stop()
+        await _close(res, st, csms, t0)
     if res["tracebacks"] or not res["alive"]:
         res["violations"] += 1
     for e in csms.errors[:5]:
@@ -598,17 +605,7 @@ async def faults(interp="cpython", cycles=20, seed=1, storm=0, timeout_edges=Fal
             fail("no Ended event after the faults")
         await asyncio.sleep(2)
     finally:
-        res["alive"] = st.alive()
-        res["tracebacks"] = st.tracebacks()[:5]
-        res["connections"] = len(csms.conns)
-        res["csms_errors"] = csms.errors[:5]
-        res["close_codes"] = [c.close_code for c in csms.conns][:20]
-        res["attempts"] = csms.attempts
-        res["max_log_lines_per_s"] = st.max_lines_per_second()
-        res["log_lines"] = len(st.lines)
-        res["seconds"] = round(time.time() - t0, 1)
-        await st.stop()
-        await csms.stop()
+        await _close(res, st, csms, t0)
     # TransactionEvents: complete, in order, a repeated seqNo with the same content
     seen = {}
     order = []
