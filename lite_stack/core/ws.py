@@ -36,6 +36,8 @@ import struct
 from binascii import b2a_base64
 from hashlib import sha1
 
+from lite_stack.core.frames import HEAD_KEEP, Oversized, utf8  # noqa: F401 (re-exported)
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -44,7 +46,6 @@ except ImportError:  # CPython
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
-HEAD_KEEP = const(96)  # bytes kept of an oversized message: room for [2,"<36-char id>","<action>"
 _SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
 _OP_CONT = const(0)
@@ -63,38 +64,6 @@ class WsError(Exception):
     def __init__(self, msg, status=0):
         super().__init__(msg)
         self.status = status
-
-
-class Oversized:
-    """``recv()`` result for a text message over ``max_frame``: ``head`` its first ``HEAD_KEEP``
-    bytes (bytes, may end inside a UTF-8 sequence), ``size`` its total length in bytes."""
-
-    def __init__(self, head, size):
-        self.head = head
-        self.size = size
-
-
-def utf8(text):
-    """``text`` as UTF-8 bytes with every lone surrogate replaced by U+FFFD. A JSON escape such
-    as ``"\\ud83d"`` in a received frame decodes to one; MicroPython keeps it as its 3-byte form
-    (ED A0..BF xx), which is not UTF-8, and CPython cannot encode it: echoed in an answer (a
-    messageId, a property name in a CALLERROR description) it would make our text frame invalid
-    (found by bench/netfuzz.py)."""
-    try:
-        b = text.encode()
-    except UnicodeError:  # CPython: a lone surrogate; encode it as MicroPython does, then replace
-        b = text.encode("utf-8", "surrogatepass")
-    if len(b) == len(text):
-        return b
-    i = b.find(b"\xed")
-    if i < 0:
-        return b
-    out = bytearray(b)
-    while i >= 0:
-        if i + 2 < len(b) and 0xA0 <= b[i + 1] <= 0xBF:
-            out[i:i + 3] = b"\xef\xbf\xbd"
-        i = b.find(b"\xed", i + 1)
-    return bytes(out)
 
 
 def _b64(data):
