@@ -501,7 +501,7 @@ def test_mpy_size_budget_of_tables_and_validator():
     with tempfile.TemporaryDirectory() as d:
         for mod in ("schemas", "validate"):
             out = os.path.join(d, mod + ".mpy")
-            subprocess.run([exe, "-O3", os.path.join(ROOT, "lite_stack", mod + ".py"), "-o", out],
+            subprocess.run([exe, "-O3", os.path.join(ROOT, "lite_stack", "core", mod + ".py"), "-o", out],
                            check=True)
             sizes[mod] = os.path.getsize(out)
     assert sizes["schemas"] < 20000, sizes
