@@ -257,7 +257,7 @@ class Conn:
 
 
 class Fuzzer:
-    def __init__(self, seed=1):
+    def __init__(self, seed=1, exclude=()):
         self.rng = Rng(seed)
         self.seed = seed
         self.store = MemStore()
@@ -281,7 +281,8 @@ class Fuzzer:
         st.rpc.conn = self.conn
         st.ctx.accepted = True
         st.ctx.registration = "Accepted"
-        self.actions = [a for a in validate.actions() if st.rpc.handlers.get(a) is not None]
+        self.actions = [a for a in validate.actions() if st.rpc.handlers.get(a) is not None
+                        and a not in exclude]
         self.actions.sort()
 
     def _station(self, board, clock, log):

@@ -168,7 +168,7 @@ def _reference_rows():
     return rows
 
 
-def test_TC_B_53_full_inventory_covers_the_54_required_variables(tmp_path):
+def test_TC_B_53_CS_full_inventory_covers_the_54_required_variables(tmp_path):
     dm = make(tmp_path)
     items = {}
     for part, _ in dm.report_parts("FullInventory"):

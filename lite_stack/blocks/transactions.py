@@ -4,12 +4,10 @@ E06 S5), and the delivery of the persisted TransactionEvent queue (E11-E13).
 Start: the power path closes when the EV is plugged in (control pilot B/C/D), an IdToken is held
 on the EVSE (``Evse.auth``: local card C01, RequestStartTransaction F01/F02), the EVSE may start
 (``ctx.may_start``: Operative, no fault, no Reset pending) and the EV requests energy (C/D), so
-the contactor closes: then TransactionEvent Started is queued with the triggerReason of the
-condition that came last (E01-E03; Part 6 TC_E_01..E_04 reusable states EVConnectedPreSession /
-EnergyTransferStarted): Authorized (the card came last), RemoteStart, CablePluggedIn (the cable
-came after the card), or ChargingStateChanged when the EV came last: plugged in and authorized,
-current offered, and the EV kept the EVSE waiting in state B for ``EV_READY_GRACE_MS`` or more
-before requesting energy (an EV answers the PWM offer within a few seconds: no longer "last").
+the contactor closes: then Started is queued with the triggerReason of the condition that came
+last (E01-E03, Part 6 TC_E_01..E_04): Authorized, RemoteStart, CablePluggedIn (cable after card),
+or ChargingStateChanged when the EV came last (current offered, the EV in state B for
+``EV_READY_GRACE_MS`` or more before requesting energy).
 End: on purpose only — local stop (event ``stop`` from authorization, E07), RequestStopTransaction
 (F03), EV unplugged (E06: EVCommunicationLost / EVDisconnected), Reset (B12: ResetCommand /
 ImmediateReset), a fault (AbnormalCondition) or the CSMS's non-Accepted idTokenInfo with
@@ -25,11 +23,10 @@ after a Reset); the energy register (record ``meter``) is written before each En
 restored after a reboot, so it never runs backwards.
 
 Delivery (E11-E13): queued events go in order, one at a time; a CALLERROR or no answer is an
-attempt (a CALLRESULT that fails our schema check is not: the CSMS has the event, it is logged and
-kept delivered): MessageAttempts[TransactionEvent] attempts, MessageAttemptInterval x attempts apart,
-then the event is dropped (E13.FR.03); a lost connection is not an attempt: the sender waits for
-the next connection (a failed write takes the link down at once, ``Rpc.lost``) and sends the same
-message again (same seqNo and content, new messageId).
+attempt (a CALLRESULT failing our schema check is not: delivered, logged): MessageAttempts
+[TransactionEvent] attempts, MessageAttemptInterval x attempts apart, then the event is dropped
+(E13.FR.03); a lost connection is not an attempt: the sender waits for the next connection (a
+failed write takes the link down at once, ``Rpc.lost``) and sends the same message again.
 """
 import asyncio
 

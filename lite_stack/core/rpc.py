@@ -34,6 +34,7 @@ import asyncio
 import json
 
 from lite_stack.core import validate
+from lite_stack.core.frames import head_id
 
 CALL = 2
 CALLRESULT = 3
@@ -69,45 +70,6 @@ class QueueFull(Exception):
 
 class NotConnected(Exception):
     """No connection to the CSMS (or it dropped while the CALL was outstanding)."""
-
-
-def _skip_ws(b, i):
-    while i < len(b) and b[i] in (32, 9, 10, 13):
-        i += 1
-    return i
-
-
-def head_id(b):
-    """``(MessageTypeId, messageId)`` read from the first bytes ``b`` of a frame (the rest may be
-    cut off), or None when they cannot be read: ``[`` type ``,`` ``"`` id ``"`` with JSON
-    whitespace, an id of at most 36 characters without escapes (Part 4 §4.2)."""
-    i = _skip_ws(b, 0)
-    if i >= len(b) or b[i] != 0x5B:  # [
-        return None
-    i = _skip_ws(b, i + 1)
-    j = i
-    while j < len(b) and 0x30 <= b[j] <= 0x39 and j - i < 4:
-        j += 1
-    if j == i or j >= len(b):
-        return None
-    kind = int(str(b[i:j], "ascii"))
-    i = _skip_ws(b, j)
-    if i >= len(b) or b[i] != 0x2C:  # ,
-        return None
-    i = _skip_ws(b, i + 1)
-    if i >= len(b) or b[i] != 0x22:  # "
-        return None
-    j = i + 1
-    while j < len(b) and b[j] != 0x22:
-        if b[j] == 0x5C or j - i > 36:  # an escape, or longer than 36
-            return None
-        j += 1
-    if j >= len(b):
-        return None
-    try:
-        return kind, str(b[i + 1:j], "utf-8")
-    except UnicodeError:
-        return None
 
 
 def dumps(obj):
@@ -225,7 +187,8 @@ class Rpc:
         (``on_lost``), so every waiting sender waits for the next connection."""
         if self.conn is not conn:
             return
-        self._report(OSError("send failed, connection lost: %s" % (why,)))
+        if self.log:
+            self.log("x", "send failed, connection lost: %s" % (why,))
         self.disconnected()
         if self.on_lost:
             self.on_lost(conn)

@@ -36,6 +36,8 @@ import struct
 from binascii import b2a_base64
 from hashlib import sha1
 
+from lite_stack.core.frames import HEAD_KEEP, Oversized, utf8  # noqa: F401 (re-exported)
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -44,7 +46,6 @@ except ImportError:  # CPython
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
-HEAD_KEEP = const(96)  # bytes kept of an oversized message: room for [2,"<36-char id>","<action>"
 _SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
 _OP_CONT = const(0)
@@ -63,15 +64,6 @@ class WsError(Exception):
     def __init__(self, msg, status=0):
         super().__init__(msg)
         self.status = status
-
-
-class Oversized:
-    """``recv()`` result for a text message over ``max_frame``: ``head`` its first ``HEAD_KEEP``
-    bytes (bytes, may end inside a UTF-8 sequence), ``size`` its total length in bytes."""
-
-    def __init__(self, head, size):
-        self.head = head
-        self.size = size
 
 
 def _b64(data):
@@ -266,9 +258,10 @@ class WebSocket:
         await self._tx(f)
 
     async def send(self, text):
-        """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3).
+        """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3), always valid
+        UTF-8 (§5.6, §8.1): a lone surrogate becomes U+FFFD (``utf8``).
         Raises ``OSError`` if the connection is closed or closing, or the write fails."""
-        await self._frame(_OP_TEXT, text.encode())
+        await self._frame(_OP_TEXT, utf8(text))
 
     async def ping(self, data=b""):
         """Send a PING control frame (bytes, at most 125; RFC 6455 §5.5.2) - used for

@@ -145,7 +145,7 @@ def test_board_constants_and_board_defaults_override():
 
 # ---- B06 GetVariables ----------------------------------------------------------------------
 
-def test_B06_FR_01_TC_B_07_two_items_answered_in_order():
+def test_B06_FR_01_TC_B_07_CS_two_items_answered_in_order():
     dm, _ = make()
     req = [gv(CTRL, "OfflineThreshold"), gv("AuthCtrlr", "LocalPreAuthorize"),
            gv(CTRL, "MessageTimeout", "Default")]
@@ -158,7 +158,7 @@ def test_B06_FR_01_TC_B_07_two_items_answered_in_order():
         assert "attributeStatusInfo" not in r
 
 
-def test_B06_FR_06_TC_B_32_unknown_component():
+def test_B06_FR_06_TC_B_32_CS_unknown_component():
     dm, _ = make()
     res = dm.get_variables([gv("NoSuchCtrlr", "Enabled"),
                             gv("EVSE", "Available", evse=2),              # only 1 EVSE
@@ -173,7 +173,7 @@ def test_B06_FR_06_TC_B_32_unknown_component():
         assert "attributeValue" not in r and r["attributeStatusInfo"]["reasonCode"] == "NotFound"
 
 
-def test_B06_FR_07_TC_B_33_unknown_variable_and_instance():
+def test_B06_FR_07_TC_B_33_CS_unknown_variable_and_instance():
     dm, _ = make()
     res = dm.get_variables([gv(CTRL, "NoSuchVariable"),
                             gv(CTRL, "MessageTimeout"),                   # instance missing
@@ -184,7 +184,7 @@ def test_B06_FR_07_TC_B_33_unknown_variable_and_instance():
     assert "attributeValue" not in res[0]
 
 
-def test_B06_FR_08_TC_B_34_not_supported_attribute_type():
+def test_B06_FR_08_TC_B_34_CS_not_supported_attribute_type():
     dm, _ = make()
     res = dm.get_variables([gv(CTRL, "OfflineThreshold", at=a) for a in ("Target", "MinSet",
                                                                            "MaxSet")])
@@ -228,7 +228,7 @@ def test_live_values_are_read_when_asked():
 
 # ---- B05 SetVariables ----------------------------------------------------------------------
 
-def test_B05_FR_10_TC_B_09_single_value_accepted_and_persisted():
+def test_B05_FR_10_TC_B_09_CS_single_value_accepted_and_persisted():
     root = tmpdir("dm")
     dm, st = make(root=root)
     res = dm.set_variables([sv(CTRL, "OfflineThreshold", "120")])
@@ -241,7 +241,7 @@ def test_B05_FR_10_TC_B_09_single_value_accepted_and_persisted():
     assert dm2.get_variables([gv(CTRL, "OfflineThreshold")])[0]["attributeValue"] == "120"
 
 
-def test_B05_TC_B_10_two_values_in_one_request():
+def test_B05_TC_B_10_CS_two_values_in_one_request():
     dm, _ = make()
     res = dm.set_variables([sv("AuthCtrlr", "LocalAuthorizeOffline", "true"),
                             sv(CTRL, "OfflineThreshold", "300", at="Actual")])
@@ -261,7 +261,7 @@ def test_B05_FR_04_05_06_unknown_component_variable_attribute_type():
     assert dm.get(ids.OFFLINE_THRESHOLD) == 60
 
 
-def test_B05_FR_08_TC_B_39_read_only_rejected_and_unchanged():
+def test_B05_FR_08_TC_B_39_CS_read_only_rejected_and_unchanged():
     dm, st = make()
     res = dm.set_variables([sv(CTRL, "MessageTimeout", "60", "Default"),
                             sv("TxCtrlr", "TxStartPoint", "PowerPathClosed"),
@@ -275,7 +275,7 @@ def test_B05_FR_08_TC_B_39_read_only_rejected_and_unchanged():
     assert st.load("dm") is None                                     # nothing written
 
 
-def test_B05_FR_07_TC_B_11_badly_formatted_values_rejected():
+def test_B05_FR_07_TC_B_11_CS_badly_formatted_values_rejected():
     dm, _ = make()
     bad_ints = ["abc", "1.5", " 5", "5 ", "", "+", "-", "1_0", "0x10", "99999999999",
                 "2147483648", "１２"]
@@ -345,7 +345,7 @@ def test_B05_FR_09_reboot_required_for_network_configuration_priority():
     assert st.load("dm") == [ids.NETWORK_CONFIGURATION_PRIORITY, "1,0"]   # kept for the reboot
 
 
-def test_A01_TC_A_09_A_10_basic_auth_password_write_only():
+def test_A01_TC_A_09_CS_TC_A_10_CS_basic_auth_password_write_only():
     changes = []
     dm, st = make()
     dm.on_change = lambda vid, v: changes.append((vid, v))
@@ -491,7 +491,7 @@ def test_stale_or_invalid_persisted_entries_are_dropped():
     assert dm.get(ids.LOCAL_PRE_AUTHORIZE) is False
 
 
-def test_G03_G04_TC_G_18_19_21_availability_persists_across_reboot():
+def test_G03_G04_TC_G_18_CS_TC_G_19_CS_TC_G_21_CS_availability_persists_across_reboot():
     root = tmpdir("dm")
     dm, _ = make(root=root)
     assert dm.restore("availability", {}) == {}
@@ -526,13 +526,13 @@ def _all_items(dm, base, max_bytes=None):
     return out
 
 
-def test_B07_TC_B_15_summary_inventory_not_supported():
+def test_B07_TC_B_15_CS_summary_inventory_not_supported():
     dm, _ = make()
     assert dm.report_parts("SummaryInventory") is None
     assert dm.report_parts("Bogus") is None
 
 
-def test_B07_TC_B_13_TC_B_53_full_inventory_has_every_variable_once_per_evse():
+def test_B07_TC_B_13_CS_TC_B_53_CS_full_inventory_has_every_variable_once_per_evse():
     for evses in (1, 2):
         dm, _ = make(evses=evses, live=Live())
         items = _all_items(dm, "FullInventory")
@@ -568,7 +568,7 @@ def test_B07_TC_B_13_TC_B_53_full_inventory_has_every_variable_once_per_evse():
                    and it["variableCharacteristics"]["unit"] == "W" for it in pw)
 
 
-def test_B07_TC_B_12_configuration_inventory_is_the_writable_variables():
+def test_B07_TC_B_12_CS_configuration_inventory_is_the_writable_variables():
     dm, _ = make()
     items = _all_items(dm, "ConfigurationInventory")
     muts = [it["variableAttribute"][0]["mutability"] for it in items]

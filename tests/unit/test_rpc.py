@@ -38,7 +38,7 @@ def test_part4_unknown_message_type_and_bad_call_shape():
     assert _last(r)[:3] == [4, "abe", "RpcFrameworkError"]
 
 
-def test_part4_unknown_action_is_not_implemented_TC_F_27_style():
+def test_part4_unknown_action_is_not_implemented_as_in_TC_F_27_CS():
     clock, r = _rpc()
     run(r.on_frame('[2,"x1","GetReport",{"requestId":1}]'))
     f = _last(r)
@@ -135,9 +135,8 @@ def test_part4_one_outstanding_call_and_bounded_queue():
     assert total == 2
 
 
-def test_part4_invalid_callresult_payload_is_an_error():
-    clock, r = _rpc()
-
+def _heartbeat_answered_with(r, clock, payload):
+    """Run one Heartbeat CALL answered by CALLRESULT ``payload``; -> result or the exception."""
     async def main():
         drv = asyncio.create_task(clock.run())
 
@@ -145,17 +144,22 @@ def test_part4_invalid_callresult_payload_is_an_error():
             while not r.conn.sent:
                 await asyncio.sleep(0)
             f = json.loads(r.conn.sent.pop())
-            await r.on_frame(json.dumps([3, f[1], {"currentTime": 5}]))
+            await r.on_frame(json.dumps([3, f[1], payload]))
         t = asyncio.create_task(answer())
         try:
-            await r.call("Heartbeat", {}, 30)
-            res = None
+            res = await r.call("Heartbeat", {}, 30)
         except R.CallError as e:
-            res = e.code
+            res = e
         await t
         drv.cancel()
         return res
-    assert run(main()) == "TypeConstraintViolation"
+    return run(main())
+
+
+def test_part4_invalid_callresult_payload_is_an_error():
+    clock, r = _rpc()
+    e = _heartbeat_answered_with(r, clock, {"currentTime": 5})
+    assert isinstance(e, R.CallError) and e.code == "TypeConstraintViolation"
 
 
 def test_part4_4_3_unknown_message_type_with_readable_id_is_message_type_not_supported():
@@ -202,23 +206,7 @@ def test_part4_callresult_failing_our_schema_check_is_delivered_not_an_error():
     clock, r = _rpc()
     logs = []
     r.log = lambda d, t: logs.append((d, t))
-
-    async def main():
-        drv = asyncio.create_task(clock.run())
-
-        async def answer():
-            while not r.conn.sent:
-                await asyncio.sleep(0)
-            f = json.loads(r.conn.sent.pop())
-            await r.on_frame(json.dumps([3, f[1], {"currentTime": 5}]))
-        t = asyncio.create_task(answer())
-        try:
-            await r.call("Heartbeat", {}, 30)
-            res = None
-        except R.InvalidResult as e:
-            res = (e.code, e.payload)
-        await t
-        drv.cancel()
-        return res
-    assert run(main()) == ("TypeConstraintViolation", {"currentTime": 5})
+    e = _heartbeat_answered_with(r, clock, {"currentTime": 5})
+    assert isinstance(e, R.InvalidResult)
+    assert (e.code, e.payload) == ("TypeConstraintViolation", {"currentTime": 5})
     assert any(d == "!" and "TypeConstraintViolation" in t for d, t in logs)

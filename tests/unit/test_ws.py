@@ -770,3 +770,13 @@ def test_bytes_in_and_out_count_every_wire_byte():
     # pong 2+4+2, text 2+4+10, text 10+4+70000, close 2+4+2
     assert ws.bytes_in == p.resp_n + (2 + 5) + (2 + 2) + (4 + 300) + (2 + 2)
     assert ws.bytes_out == p.head_n + (2 + 4 + 2) + (2 + 4 + 10) + (10 + 4 + 70000) + (2 + 4 + 2)
+
+
+def test_text_frames_sent_are_always_valid_utf8_lone_surrogates_replaced_issue13():
+    from lite_stack.core.ws import utf8
+    assert utf8("abc") == b"abc" and utf8("\u00e9\u20ac") == "\u00e9\u20ac".encode()
+    assert utf8("\U0001f600") == "\U0001f600".encode()
+    import json
+    lone = json.loads('"a\\ud83db"')           # what a JSON escape in a CSMS frame decodes to
+    assert utf8(lone) == b"a\xef\xbf\xbdb"
+    assert str(utf8(json.loads('["\\udfff","\\ud800x"]')[1]), "utf-8") == "\ufffdx"
