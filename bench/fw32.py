@@ -643,6 +643,8 @@ print("@B mounted", gc.mem_alloc())
 IMPORT_CODE = """import gc, asyncio, json
 for _n in ("Event", "Lock", "wait_for"):
     getattr(asyncio, _n)
+for _m in %(pre)r:
+    __import__(_m)
 _r = [0, 0, None]
 gc.collect()
 _r[0] = gc.mem_alloc()
@@ -753,20 +755,26 @@ def ram_run(progress=None, root=ROOT, board=DEFAULT_FW_BOARD, per_module=True, t
                                     "qemu %s" % BOARD)
         res["day_seconds"] = round(time.time() - t0, 1)
         each = {}
+        # a block's own cost: first every module blocks share (core, context, device model, ...
+        # but no block and not the station), then the block alone
+        shared = [m for m in resident if not m.startswith("lite_stack.blocks.")
+                  and m != "lite_stack.station"]
         if per_module:
             for m in import_rows(root):
                 r.enter(soft_reset=True, timeout=20)
-                out, _ = r.run(IMPORT_CODE % {"names": [m], "label": m}, timeout=60)
+                out, _ = r.run(IMPORT_CODE % {"names": [m], "label": m, "pre": shared},
+                               timeout=60)
                 each.update(parse_imports(out.decode()))
         res["imports_each"] = [[m, each.get(m)] for m in import_rows(root)] if per_module else []
         r.enter(soft_reset=True, timeout=20)
-        out, _ = r.run(IMPORT_CODE % {"names": imports, "label": "all"}, timeout=60)
+        out, _ = r.run(IMPORT_CODE % {"names": imports, "label": "all", "pre": []}, timeout=60)
         res["imports_all"] = parse_imports(out.decode()).get("all")
         res["on_demand"] = od
         if od:
             r.enter(soft_reset=True, timeout=20)
             resident = [m for m in imports if m not in od]
-            out, _ = r.run(IMPORT_CODE % {"names": resident, "label": "resident"}, timeout=60)
+            out, _ = r.run(IMPORT_CODE % {"names": resident, "label": "resident", "pre": []},
+                           timeout=60)
             res["imports_resident"] = parse_imports(out.decode()).get("resident")
         r.exit()
     res["qemu_seconds"] = round(time.time() - t0, 1)

@@ -1310,12 +1310,15 @@ def fw32_markdown(fw):
     L += _steps_table(f)
     each = [(m, n) for m, n in (fw.get("imports_each") or []) if n is not None]
     if each:
-        L += ["", "### Import cost per module on the 32-bit firmware (kB)", "",
+        L += ["", "### Import cost per functional block on the 32-bit firmware (kB)", "",
               "Each row: a soft reset (fresh heap; the frozen modules are imported anew), `import asyncio, "
-              "json`, then `import <module>` alone: the module **plus every stack module it imports** that "
-              "is not loaded yet (so rows overlap: a package's `__init__` is in each of its modules' rows, "
-              "and the rows do not add up to the total).", "",
-              "| module | kB |", "|---|---:|"]
+              "json`, then every module the blocks share (core, context, EVSE, device model, HAL "
+              "interfaces, board; not the station), then `import <block>` alone: what importing that "
+              "block adds. Modules a block loads only while it works (the DER reader of "
+              "certificates, the device model's access/limits/report) are not in its row: they are "
+              "in the working set when used. Resident blocks are imported at start; on-demand ones "
+              "only while their request runs, then released.",
+              "", "| block | kB |", "|---|---:|"]
         for m, n in each:
             L.append("| %s | %s |" % (m, _k(n)))
     L += ["", "All stack modules imported together on a fresh heap: %s kB%s." % (
