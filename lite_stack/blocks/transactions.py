@@ -67,6 +67,7 @@ class Transactions:
         self.stops = {}            # evse id -> (triggerReason, stoppedReason, idToken or None)
         self._offered = {}         # evse id -> ms since when all but the EV's request were met
         self._kick = asyncio.Event()
+        self._full = False         # the queue refused an Updated event (MemoryExhaustion told)
         self._n = 0
         ctx.triggers["TransactionEvent"] = self.trigger
         self._recover()
@@ -151,7 +152,7 @@ class Transactions:
         interval = dm.get(ids.SAMPLED_TX_UPDATED_INTERVAL)
         if interval > 0 and now - tx.last_sample_ms >= interval * 1000:
             tx.last_sample_ms = now
-            mv = self._sample(e, ids.SAMPLED_TX_UPDATED_MEASURANDS, "Sample.Periodic")
+            mv = meter.sample(self.ctx, e, ids.SAMPLED_TX_UPDATED_MEASURANDS, "Sample.Periodic")
             if mv:
                 self.event(e, "Updated", "MeterValuePeriodic", meter_values=[mv])
         interval = dm.get(ids.SAMPLED_TX_ENDED_INTERVAL)
@@ -160,9 +161,6 @@ class Transactions:
             if tx.ended.add(int(self.ctx.clock.now()), "Sample.Periodic", meter.read(
                     e.hal.meter, dm.get(ids.SAMPLED_TX_ENDED_MEASURANDS))):
                 self.persist(e)
-
-    def _sample(self, e, vid, context):
-        return meter.sample(self.ctx, e, vid, context)
 
     def _start(self, e, now, ev_last=False):
         ctx = self.ctx
@@ -176,7 +174,7 @@ class Transactions:
             tx.ended.add(int(ctx.clock.now()), "Transaction.Begin", meter.read(
                 e.hal.meter, ctx.dm.get(ids.SAMPLED_TX_ENDED_MEASURANDS)))
         self.persist(e)  # E11: survive a power cut between here and the Started event
-        mv = self._sample(e, ids.SAMPLED_TX_STARTED_MEASURANDS, "Transaction.Begin")
+        mv = meter.sample(self.ctx, e, ids.SAMPLED_TX_STARTED_MEASURANDS, "Transaction.Begin")
         self.event(e, "Started", trigger, charging_state="Charging", id_token=token,
                    meter_values=[mv] if mv else None)
         ctx.emit("tx_started", e, tx.id)
@@ -198,7 +196,7 @@ class Transactions:
         """meterValue of the Ended event: the buffered TxEnded samples, then the Transaction.End
         sample of SampledDataCtrlr.TxEndedMeasurands (J02)."""
         mvs = e.tx.ended.meter_values(iso)
-        mv = self._sample(e, ids.SAMPLED_TX_ENDED_MEASURANDS, "Transaction.End")
+        mv = meter.sample(self.ctx, e, ids.SAMPLED_TX_ENDED_MEASURANDS, "Transaction.End")
         if mv:
             mvs.append(mv)
         return mvs or None
@@ -227,7 +225,11 @@ class Transactions:
         if not ctx.online():
             msg["offline"] = True
         if not ctx.queue.push(msg):
+            if not self._full:   # A04 MemoryExhaustion (critical), once until a push succeeds
+                ctx.emit("security", None, ("MemoryExhaustion", "TransactionEvent queue full"))
+            self._full = True
             return False
+        self._full = False
         tx.seq += 1
         if event_type != "Ended":
             self.persist(e)
@@ -334,7 +336,7 @@ class Transactions:
         async def send():
             for e in todo:
                 if e.tx:
-                    mv = self._sample(e, ids.SAMPLED_TX_UPDATED_MEASURANDS, "Trigger")
+                    mv = meter.sample(self.ctx, e, ids.SAMPLED_TX_UPDATED_MEASURANDS, "Trigger")
                     self.event(e, "Updated", "Trigger", charging_state=e.tx.state,
                                meter_values=[mv] if mv else None)
         self.ctx.after(send)

@@ -543,3 +543,26 @@ def test_E02_started_trigger_charging_state_changed_when_the_ev_is_ready_last_TC
         assert st["transactionInfo"]["chargingState"] == "Charging"
         assert st["idToken"]["idToken"] == "AB12CD34"
     scenario(s)
+
+
+def test_A04_memory_exhaustion_told_once_when_the_transaction_queue_is_full():
+    """A full TransactionEvent queue refuses Updated events (txqueue bound); the station records
+    the critical security event MemoryExhaustion once (Part 2 Appendix security events) and it
+    reaches the CSMS after the reconnect, after the queued transaction messages went out."""
+    async def s(rig):
+        await rig.boot()
+        rig.station.txq.limit = 6          # 2 slots reserved for Started/Ended: 4 Updated fit
+        await _set(rig, "SampledDataCtrlr", "TxUpdatedInterval", "1")
+        rig.evse().pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(3)
+        await _offline(rig)
+        await rig.settle(20)               # ~20 Updated events due, at most 4 queued
+        assert rig.station.txq.dropped > 1
+        rig.csms.online = True
+        await rig.csms.wait_for(lambda: [p for p in rig.csms.of("SecurityEventNotification")
+                                         if p["type"] == "MemoryExhaustion"], 120)
+        await rig.settle(5)
+        ev = [p for p in rig.csms.of("SecurityEventNotification") if p["type"] == "MemoryExhaustion"]
+        assert len(ev) == 1, ev
+    scenario(s)
