@@ -467,6 +467,12 @@ class Fuzzer:
         alive = bool(self.conn.sent) and self.conn.sent[0][0] == 3
         if not alive:
             self._fail("not answering after the run", "", self.conn.sent)
+        # stop the jobs still waiting on answers the fuzzer never sends (e.g. a report's parts,
+        # MessageTimeout each), while the loop still runs: asyncio.run's final clean-up must not
+        # wait on them
+        self.st.ctx.tasks.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)
         for r in self.reports[:5]:
             self.fails.append("report: " + r)
         self.bad += len(self.reports)
