@@ -53,6 +53,8 @@ import sys
 import tempfile
 import time
 
+from tests.unit.certs import ROOT_A   # the static test root of the unit tests
+
 MB = 1000000
 TARGET_MB = 25.0
 MONTH_DAYS = 30
@@ -162,16 +164,7 @@ PROFILES = {
     },
 }
 
-BENCH_ROOT = """-----BEGIN CERTIFICATE-----
-MIIBYzCCAQigAwIBAgIDAKGyMAoGCCqGSM49BAMCMC8xFzAVBgNVBAoMDk9DUFAy
-TGl0ZSB0ZXN0MRQwEgYDVQQDDAtDU01TIHJvb3QgQTAeFw0yNTAxMDEwMDAwMDBa
-Fw00NTAxMDEwMDAwMDBaMC8xFzAVBgNVBAoMDk9DUFAyTGl0ZSB0ZXN0MRQwEgYD
-VQQDDAtDU01TIHJvb3QgQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJHb1nzW
-FnMxL6Ivd639RwuOZWTl3Ir7VG/cbTsPxg8Iw5qVwCOvLOMmu1t1MEDlki6tXVJV
-DYcYRJIjB01O2Q+jEzARMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAw
-RgIhAJ6EAN1c+4d18tQFVC3CnToHyRY8QHiK82ZmlRbMy07hAiEA0WCYlk88dHKI
-bMnQxzo1P0qy/PNFLD+oR+YadQiJySQ=
------END CERTIFICATE-----"""  # a test root (tests/unit/certs.py ROOT_A): wss:// needs one installed
+BENCH_ROOT = ROOT_A   # a test root: wss:// needs one installed (security profile 2)
 
 CONNECT = "(re)connect & close"
 PINGPONG = "WebSocket PING/PONG"

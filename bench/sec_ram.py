@@ -17,6 +17,7 @@ import json
 import sys
 
 sys.path.insert(0, "") if "" not in sys.path else None
+from tests.unit.util import MemStore  # noqa: E402  (the in-memory store of the unit tests)
 
 
 def _rss_kb():
@@ -35,18 +36,6 @@ def _used():
     return gc.mem_alloc()
 
 
-class _Mem:
-    corrupt = []
-
-    def __init__(self):
-        self.d = {}
-
-    def load(self, name, default=None):
-        return self.d.get(name, default)
-
-    def save(self, name, v):
-        self.d[name] = v
-
 
 def main(argv):
     out = {}
@@ -60,11 +49,11 @@ def main(argv):
     out["import"] = _used() - a
     from tests.unit import certs as C
     a = _used()
-    cs = certstore.CertStore(_Mem(), 4)
+    cs = certstore.CertStore(MemStore(), 4)
     cs.install("CSMSRootCertificate", C.ROOT_A + C.ROOT_B)
     out["certstore_2_roots"] = _used() - a
     if len(argv) > 2:
-        cs2 = certstore.CertStore(_Mem(), 4)
+        cs2 = certstore.CertStore(MemStore(), 4)
         with open(argv[2]) as f:
             cs2.install("CSMSRootCertificate", f.read())
 

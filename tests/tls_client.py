@@ -13,23 +13,12 @@ import sys
 sys.path.insert(0, "") if "" not in sys.path else None
 from lite_stack.core.certstore import CertStore, tls_context, tls_failure  # noqa: E402
 from lite_stack.core.ws import WebSocket, WsError  # noqa: E402
+from tests.unit.util import MemStore  # noqa: E402
 
-
-class _Mem:
-    corrupt = []
-
-    def __init__(self):
-        self.d = {}
-
-    def load(self, name, default=None):
-        return self.d.get(name, default)
-
-    def save(self, name, v):
-        self.d[name] = v
 
 
 async def main(argv):
-    certs = CertStore(_Mem(), 4)
+    certs = CertStore(MemStore(), 4)
     with open(argv[2]) as f:
         st = certs.install("CSMSRootCertificate", f.read())
     if st != "Accepted":

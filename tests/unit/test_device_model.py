@@ -7,6 +7,7 @@ from device_model import DeviceModel, ids, parse_value, format_value, SLOT, NO_S
 from device_model import table
 from device_model.values import check
 from device_model.store import Store
+from lite_stack.core.rpc import dumps
 from tests.unit.util import raises, tmpdir
 
 CTRL = "OCPPCommCtrlr"
@@ -576,13 +577,6 @@ def test_B07_TC_B_12_CS_configuration_inventory_is_the_writable_variables():
     assert all(m in ("ReadWrite", "WriteOnly") for m in muts)
 
 
-def _compact(obj):
-    try:
-        return json.dumps(obj, separators=(",", ":"))
-    except TypeError:
-        return json.dumps(obj)
-
-
 def test_B07_parts_fit_bytes_per_message_and_items_per_message():
     dm, _ = make(evses=2, live=Live())
     n_items = dm.get(ids.ITEMS_PER_MESSAGE_GET_REPORT)
@@ -596,10 +590,10 @@ def test_B07_parts_fit_bytes_per_message_and_items_per_message():
         assert sum(len(p) for p in parts) == 64
         for seq, p in enumerate(parts):
             assert 0 < len(p) <= n_items
-            frame = _compact([2, "0123456789abcdef0123456789abcdef0123", "NotifyReport",
-                              {"requestId": 2147483647, "generatedAt": "2026-01-01T00:00:00Z",
-                               "seqNo": seq, "tbc": flags[seq], "reportData": p}])
-            # the station sends compact JSON (lite_stack.core.rpc.dumps)
+            frame = dumps([2, "0123456789abcdef0123456789abcdef0123", "NotifyReport",
+                           {"requestId": 2147483647, "generatedAt": "2026-01-01T00:00:00Z",
+                            "seqNo": seq, "tbc": flags[seq], "reportData": p}])
+            # the frame as the station sends it (lite_stack.core.rpc.dumps: compact JSON)
             assert len(frame.encode()) <= max_bytes, (max_bytes, len(frame))
         if max_bytes == 900:
             assert len(parts) > 10
