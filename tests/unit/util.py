@@ -69,3 +69,17 @@ class FakeConn:
 
     async def close(self):
         self.closed = True
+
+
+def heap_used():
+    """Bytes of live heap after a full collection: ``gc.mem_alloc()`` on MicroPython,
+    ``tracemalloc``'s traced total on CPython (tracing starts at the first call, so compare two
+    later calls)."""
+    import gc
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        return gc.mem_alloc()
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+    return tracemalloc.get_traced_memory()[0]
