@@ -8,8 +8,8 @@
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
   ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
   ocpp2lite perf     the Test Procedure's performance parameters, measured on loopback
-  ocpp2lite conformance   docs/conformance.md (--check), or --run: the certification-named tests on
-                     both interpreters, reported per test case (Markdown + JSON)
+  ocpp2lite conformance   --run: the certification-named tests on both interpreters, reported per
+                     test case in docs/conformance.md (+ .json); --from-junit FILE; --check
 """
 import sys
 

@@ -410,7 +410,7 @@ def consistency(pics, conformance_path=CONFORMANCE):
             cells = [x.strip() for x in line.strip().strip("|").split("|")]
             if len(cells) < 5 or cells[3] != "n/a":
                 continue
-            reason = cells[4]
+            reason = cells[-1]
             keys = []
             for pat, ks in NA_RULES:
                 if re.search(pat, reason):

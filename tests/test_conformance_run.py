@@ -30,19 +30,21 @@ def test_junit_to_per_test_case_report(tmp_path):
     assert (rep["TC_B_01_CS"]["cpython"], rep["TC_B_01_CS"]["micropython"]) == ("passed", "passed")
     assert (rep["TC_B_02_CS"]["cpython"], rep["TC_B_02_CS"]["micropython"]) == ("passed", "FAILED")
     assert (rep["TC_E_03_CS"]["cpython"], rep["TC_E_03_CS"]["micropython"]) == ("skipped", "no test")
-    assert rep["TC_C_08_CS"]["evidence"] == [] and rep["TC_C_08_CS"]["mc"] == "C"
-    md = conformance.render_run_md(list(rep.values()), "now", "ocpp2lite conformance --run")
-    assert "| TC_B_02_CS | Pending | M | passed | FAILED |" in md
+    assert rep["TC_C_08_CS"]["evidence"] == [] and rep["TC_C_08_CS"]["status"] == "n/a"
+    assert rep["TC_E_03_CS"]["status"] == "skipped"   # its only test did not run
+    md = conformance.render_md(list(rep.values()), "now", "ocpp2lite conformance --run")
+    assert "| TC_B_02_CS | Pending | M | FAILED | passed | FAILED |" in md
     assert "failed 1 (TC_B_02_CS)" in md
+    assert "| TC_C_08_CS | Cache | C | n/a | no test | no test | N (no authorization cache) |" in md
 
 
 def test_from_junit_command_writes_md_and_json(tmp_path):
     p = tmp_path / "junit.xml"
     p.write_text(JUNIT)
-    out = tmp_path / "out"
-    rc = conformance.main(["--from-junit", str(p), "--out-dir", str(out)])
+    out = tmp_path / "out" / "conformance.md"
+    rc = conformance.main(["--from-junit", str(p), "--out", str(out)])
     assert rc == 1   # TC_B_02_CS failed on MicroPython
-    doc = json.loads((out / "conformance-run.json").read_text())
+    doc = json.loads((tmp_path / "out" / "conformance.json").read_text())
     ids = [r["id"] for r in doc["test_cases"]]
     assert "TC_B_01_CS" in ids and len(ids) == len(conformance.read_cases()[0])
-    assert os.path.exists(out / "conformance-run.md")
+    assert os.path.exists(out)
