@@ -25,6 +25,7 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
     ``meter_clock``: evse, MeterValueType (J01 aligned sample while a transaction runs)
     ``meter_clock_ended``: evse, ``[[measurand, value], ...]`` (J01 TxEnded aligned sample)
     ``var``: None, (variable id, value) after the CSMS changed a variable (B05)
+    ``customer_clear``: None, idToken dict (N10: drop what is held for this IdToken)
     ``security``: None, (SecurityEventEnumType text, techInfo or None) (A04)
 - ``triggers``: dict requestedMessage -> callable(targets) -> status string, filled by the block
   that owns the message, used by TriggerMessage (F06).

@@ -25,10 +25,12 @@ run after the response) has ended:
                    DeleteCertificate (M03-M05)                             blocks/certificates.py
   B net profiles   SetNetworkProfile (B09, A05)                            blocks/netprofile.py
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
+  N customer info  CustomerInformation -> NotifyCustomerInformation
+                   (N09 get, N10 clear)                                    blocks/customerinfo.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
 firmware update (L:
-``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
+``firmware``), diagnostics (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
 """
@@ -43,6 +45,7 @@ ON_DEMAND = {
     "GetInstalledCertificateIds": "certificates",
     "DeleteCertificate": "certificates",
     "SetNetworkProfile": "netprofile",
+    "CustomerInformation": "customerinfo",
 }
 
 _PKG = "lite_stack.blocks"
