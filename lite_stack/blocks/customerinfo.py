@@ -41,6 +41,9 @@ bounded, board ``TX_QUEUE``), read from flash one queued message at a time.
 """
 from lite_stack.context import status
 
+# the customer references under which the station holds data: no customerIdentifier (PICS C-14
+# No), no customerCertificate
+REFERENCES = ("idToken",)
 CHUNK = 512          # NotifyCustomerInformationRequest.data is string[512]
 NO_DATA = "No data found"
 CLEARED = "Customer data cleared"
