@@ -17,7 +17,9 @@ On-demand blocks (``ON_DEMAND``: action -> module name) are rare: the router imp
 when its action arrives and drops it from ``sys.modules`` when its work is done, so its function
 objects go back to the GC heap while it sleeps. Such a module has ``handle(ctx, action, payload,
 done)``; it returns the response payload and calls ``done()`` once all its work (including jobs
-run after the response) has ended:
+run after the response) has ended; a job queued with ``ctx.after(job, done)`` also ends it when
+the job never starts (task set full, answer cancelled), and a job calls ``done()`` in a
+``finally`` so that a failed send, a CALLERROR or a cancellation ends it too:
 
   B variables      B05 SetVariables, B06 GetVariables                      blocks/variables.py
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py

@@ -78,7 +78,7 @@ def handle(ctx, action, p, done):
             await send_all(ctx, rid, text or [NO_DATA])
         finally:
             done()
-    ctx.after(notify)
+    ctx.after(notify, done)   # done also when the job never starts (task set full)
     return status("Accepted")
 
 

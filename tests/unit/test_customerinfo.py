@@ -219,3 +219,31 @@ def test_N09_notify_not_delivered_stops_sending_and_releases_the_block():
         assert len(await _parts(rig, 4)) >= 3 and not _loaded(BLOCK)
         assert len(_notifies(rig, 3)) == 1              # nothing of request 3 replayed
     scenario(s)
+
+
+def test_N09_job_refused_by_a_full_task_set_still_releases_the_block_and_report_state():
+    # the job after the response never starts (bounded TaskSet full): the block must still end
+    # (Router done) and the report block must not stay "running" (every later GetBaseReport Rejected)
+    async def s(rig):
+        blocks.release(BLOCK, "lite_stack.blocks.report", "device_model.report")
+        await rig.boot()
+        tasks = rig.station.ctx.tasks
+        limit = tasks.limit
+        tasks.limit = len(tasks)                        # full: the next spawn is refused
+        r = await _ask(rig, 1, True, True, idToken=CARD)
+        assert r[2]["status"] == "Accepted"
+        r = await rig.csms.call("GetBaseReport", {"requestId": 2, "reportBase": "ConfigurationInventory"})
+        assert r[2]["status"] == "Accepted"
+        await rig.settle(2)
+        assert tasks.refused >= 2 and rig.csms.of("NotifyCustomerInformation") == []
+        assert not _loaded(BLOCK) and not _loaded("lite_stack.blocks.report")
+        assert rig.station.rpc.handlers.busy == {}
+        tasks.limit = limit
+        r = await rig.csms.call("GetBaseReport", {"requestId": 3, "reportBase": "ConfigurationInventory"})
+        assert r[2]["status"] == "Accepted"
+        r = await _ask(rig, 4, True, False, idToken=CARD)
+        assert [p["data"] for p in await _parts(rig, 4)] == ["No data found"]
+        await rig.csms.wait_for(lambda: [p for p in rig.csms.of("NotifyReport") if not p.get("tbc")])
+        await rig.settle(1)
+        assert not _loaded(BLOCK) and not _loaded("lite_stack.blocks.report")
+    scenario(s)
