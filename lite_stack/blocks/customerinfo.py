@@ -10,7 +10,9 @@ response ``{status}`` with CustomerInformationStatusEnumType:
   ``idToken``, ``customerCertificate``, ``customerIdentifier`` (the CSMS must give one: N09.FR.04,
   N10.FR.08). Part 6 TC_N_29 expects ``Invalid`` from a station that cannot process the request;
   inferred from that test case: a request without a reference is the one such request here.
-- ``Accepted`` otherwise (N09.FR.02, N10.FR.01), then, once the response has been sent:
+- ``Accepted`` otherwise (N09.FR.02, N10.FR.01); what is held is read and cleared before the
+  response is sent (so Accepted means cleared, even if the messages below are lost); then, once
+  the response has been sent:
   - ``report`` true: NotifyCustomerInformation messages, ``data`` of at most ``CHUNK`` (512)
     characters each, ``seqNo`` from 0, ``tbc`` true on all but the last, one ``generatedAt`` and
     the request's ``requestId`` for all (N09.FR.05; with ``clear``, what was cleared and what is
@@ -60,22 +62,18 @@ def handle(ctx, action, p, done):
         done()
         return status("Invalid", "MissingParam")
     rid = p["requestId"]
+    text = []   # (an exception here: the Router calls done and the answer is InternalError)
+    for what, kept in (held(ctx, tok) if tok is not None else ()):
+        if clear:
+            what += " (kept)" if kept else " (cleared)"
+        text.append(what)
+    if clear and tok is not None:   # before the answer: Accepted means cleared
+        ctx.emit("customer_clear", None, tok)
+        ctx.log("CustomerInformation %d: data of an IdToken cleared" % rid)
 
     async def notify():
         try:
-            lines = held(ctx, tok) if tok is not None else []
-            if clear and tok is not None:
-                ctx.emit("customer_clear", None, tok)
-                ctx.log("CustomerInformation %d: data of an IdToken cleared" % rid)
-            if not report:
-                await send_all(ctx, rid, [CLEARED])
-                return
-            text = []
-            for what, kept in lines:
-                if clear:
-                    what += " (kept)" if kept else " (cleared)"
-                text.append(what)
-            await send_all(ctx, rid, text or [NO_DATA])
+            await send_all(ctx, rid, (text or [NO_DATA]) if report else [CLEARED])
         finally:
             done()
     ctx.after(notify, done)   # done also when the job never starts (task set full)
