@@ -25,11 +25,14 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
     ``meter_clock``: evse, MeterValueType (J01 aligned sample while a transaction runs)
     ``meter_clock_ended``: evse, ``[[measurand, value], ...]`` (J01 TxEnded aligned sample)
     ``var``: None, (variable id, value) after the CSMS changed a variable (B05)
+    ``customer_clear``: None, idToken dict (N10: drop what is held for this IdToken)
     ``security``: None, (SecurityEventEnumType text, techInfo or None) (A04)
 - ``triggers``: dict requestedMessage -> callable(targets) -> status string, filled by the block
   that owns the message, used by TriggerMessage (F06).
-- ``after(fn)``: run the zero-argument coroutine function ``fn`` once the response to the CALL
-  being handled has been sent (F06 triggered messages, B07 NotifyReport parts, B11 Reset).
+- ``after(fn, dropped=None)``: run the zero-argument coroutine function ``fn`` once the response
+  to the CALL being handled has been sent (F06 triggered messages, B07 NotifyReport parts, B11
+  Reset); ``dropped()`` instead when it never starts (task set full, ...): an on-demand block
+  passes its ``done``.
 - ``spawn(coro)``: start a task in the station's one bounded task set (``TaskSet``).
 - ``reconnect``: coroutine function closing the CSMS connection so that the link opens a new one
   at once (A01 after a new BasicAuthPassword; run it through ``after``), or None.
@@ -188,9 +191,10 @@ class Context:
     def spawn(self, coro):
         return self.tasks.spawn(coro)
 
-    def after(self, fn):
-        """Queue ``fn`` to run after the current response (Rpc.after, at most Rpc.MAX_AFTER)."""
-        self.rpc.add_after(fn)
+    def after(self, fn, dropped=None):
+        """Queue ``fn`` to run after the current response (Rpc.after, at most Rpc.MAX_AFTER);
+        ``dropped()`` is called instead if it never starts (see ``Rpc.add_after``)."""
+        self.rpc.add_after(fn, dropped)
 
     def wake(self):
         """A HAL input or a block's state changed: run the poll loop now."""

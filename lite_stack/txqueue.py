@@ -116,3 +116,17 @@ class TxQueue:
             if k[1] == tx_id and k[2] == code:
                 return True
         return False
+
+    def tx_ids_with_token(self, tok):
+        """Transaction ids (each once, oldest first) of the queued messages whose ``idToken`` equals
+        IdToken ``tok`` (``idToken`` and ``type``); reads each entry from flash in turn (N09/N10
+        customer information: rare). At most ``limit`` ids."""
+        out = []
+        for k in self._keys:
+            if k[1] in out:
+                continue
+            msg = self.store.load("txq.%08d" % k[0])
+            t = msg.get("idToken") if msg else None
+            if t and t.get("idToken") == tok.get("idToken") and t.get("type") == tok.get("type"):
+                out.append(k[1])
+        return out

@@ -14,8 +14,8 @@ The PICS (OCPP Test Procedure §4.2 and Appendix A; the OCPP 2.0.1 layout of the
   Every OCPP 2.0.1 CSMS->Charging Station action is sent with an empty payload: CALLERROR
   ``NotImplemented`` means not implemented (OCPP-J Part 4 §4.3), anything else means a handler
   exists. TriggerMessage is sent for every requestedMessage, GetBaseReport for every reportBase,
-  Reset with an evseId; a short session (card, cable, transaction, triggers, report) shows which
-  Charging Station->CSMS messages the station sends.
+  Reset with an evseId; a short session (card, cable, transaction, triggers, report, customer
+  information) shows which Charging Station->CSMS messages the station sends.
 
 The performance values (A.4) are ``ocpp2lite.perf.STATED``. Each n/a reason in
 docs/conformance.md is checked against the PICS item it depends on (``consistency()``).
@@ -149,6 +149,9 @@ async def probe(interp="cpython"):
         await st.send({"cmd": "plug_out", "evse": 1, "connector": 1})
         await csms.wait_for("TransactionEvent", lambda p: p["eventType"] == "Ended", since=k + 1, timeout=30)
         await csms.wait_for("NotifyReport", timeout=30)
+        await _status(csms, "CustomerInformation", {"requestId": 1, "report": True, "clear": True,
+                                                    "idToken": {"idToken": "AB12CD34", "type": "ISO14443"}})
+        await csms.wait_for("NotifyCustomerInformation", lambda p: not p.get("tbc"), timeout=30)
         await asyncio.sleep(0.5)
         out["trigger"]["BootNotification"] = await _status(csms, "TriggerMessage", {"requestedMessage": "BootNotification"})
         out["reset_evse"] = await _status(csms, "Reset", {"type": "OnIdle", "evseId": 1})
@@ -194,6 +197,12 @@ def device_model_report(board):
 
 
 # ---- the statement ----------------------------------------------------------------------------------
+def _customer_refs():
+    """The customer references the CustomerInformation block holds data under (N09/N10)."""
+    from lite_stack.blocks import customerinfo
+    return customerinfo.REFERENCES
+
+
 def _yn(b):
     return "Yes" if b else "No"
 
@@ -326,7 +335,9 @@ def build(board_name="desktop", probed=None):
         ("C-13", "Support for Reset per EVSE", _yn(probed["reset_evse"] in ("Accepted", "Scheduled")),
          "probe: Reset with evseId -> %s" % probed["reset_evse"]),
         ("C-14", "Support for retrieving / deleting CustomerInformation - CustomerIdentifier",
-         _yn("CustomerInformation" in implemented), "probe: CustomerInformation"),
+         _yn("CustomerInformation" in implemented and "customerIdentifier" in _customer_refs()),
+         "probe: CustomerInformation; lite_stack/blocks/customerinfo.py REFERENCES = %s" % (
+             ", ".join(_customer_refs()))),
         ("C-20", "Allowing New Sessions Pending a FirmwareUpdate",
          _yn(var("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate") is not None),
          "device model: ChargingStation.AllowNewSessionsPendingFirmwareUpdate"),

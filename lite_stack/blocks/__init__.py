@@ -17,7 +17,9 @@ On-demand blocks (``ON_DEMAND``: action -> module name) are rare: the router imp
 when its action arrives and drops it from ``sys.modules`` when its work is done, so its function
 objects go back to the GC heap while it sleeps. Such a module has ``handle(ctx, action, payload,
 done)``; it returns the response payload and calls ``done()`` once all its work (including jobs
-run after the response) has ended:
+run after the response) has ended; a job queued with ``ctx.after(job, done)`` also ends it when
+the job never starts (task set full, answer cancelled), and a job calls ``done()`` in a
+``finally`` so that a failed send, a CALLERROR or a cancellation ends it too:
 
   B variables      B05 SetVariables, B06 GetVariables                      blocks/variables.py
   B07 report       GetBaseReport -> NotifyReport                           blocks/report.py
@@ -25,10 +27,12 @@ run after the response) has ended:
                    DeleteCertificate (M03-M05)                             blocks/certificates.py
   B net profiles   SetNetworkProfile (B09, A05)                            blocks/netprofile.py
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
+  N customer info  CustomerInformation -> NotifyCustomerInformation
+                   (N09 get, N10 clear)                                    blocks/customerinfo.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
 firmware update (L:
-``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
+``firmware``), diagnostics (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
 """
@@ -43,6 +47,7 @@ ON_DEMAND = {
     "GetInstalledCertificateIds": "certificates",
     "DeleteCertificate": "certificates",
     "SetNetworkProfile": "netprofile",
+    "CustomerInformation": "customerinfo",
 }
 
 _PKG = "lite_stack.blocks"

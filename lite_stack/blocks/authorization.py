@@ -20,6 +20,8 @@ is authorized first (F02.FR.01, TC_F_02), else held at once with trigger RemoteS
 block Accepts only for an EVSE without a held authorization; one that appears while the Authorize
 of AuthorizeRemoteStart is under way is not overwritten (the remote start is then dropped, logged).
 EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).
+Event ``customer_clear`` (N10 Clear Customer Information, from the customerinfo block): an
+authorization held for that IdToken (no transaction yet) is dropped.
 ClearCache: Rejected, there is no cache (C11.FR.04).
 """
 from device_model import ids
@@ -46,6 +48,10 @@ class Authorization:
                 evse.auth[4] = "CablePluggedIn"
         elif kind == "unplugged":
             evse.auth = None
+        elif kind == "customer_clear":   # N10.FR.03/FR.06
+            e = self._held(data)
+            if e and not e.tx:
+                e.auth = None
 
     def poll(self, e, now):
         if e.auth and not e.plugged and not e.tx:

@@ -40,5 +40,9 @@ def handle(ctx, action, p, done):
         finally:
             _running[0] = False
             done()
-    ctx.after(send_parts)
+
+    def dropped():   # the job never started (task set full): not "running" for ever
+        _running[0] = False
+        done()
+    ctx.after(send_parts, dropped)
     return {"status": "Accepted"}

@@ -122,13 +122,27 @@ class Rpc:
         self._n += 1
         return "%s-%d" % (self.boot_id, self._n)
 
-    def add_after(self, fn):
+    def add_after(self, fn, dropped=None):
         """Queue the zero-argument coroutine function ``fn`` to start once the response to the CALL
-        being handled has been sent. Bound: ``MAX_AFTER`` per CALL; one more is dropped (logged)."""
+        being handled has been sent. Bound: ``MAX_AFTER`` per CALL; one more is dropped (logged).
+        ``dropped`` (zero-argument callable or None) is called instead when ``fn`` will never start:
+        dropped at the bound, refused by a full task set (``spawn`` returned None), the handler
+        failed, or the answer was interrupted (cancelled) before the job started; an on-demand
+        block passes its ``done`` so that it is released all the same."""
         if len(self.after) >= self.MAX_AFTER:
             self._report(OverflowError("more than %d jobs after one CALL" % self.MAX_AFTER))
+            if dropped:
+                dropped()
             return
-        self.after.append(fn)
+        self.after.append((fn, dropped))
+
+    def _drop(self, jobs):
+        for fn, dropped in jobs:
+            if dropped:
+                try:
+                    dropped()
+                except Exception as e:
+                    self._report(e)
 
     def busy(self):
         """Number of CALLs waiting or outstanding."""
@@ -303,19 +317,28 @@ class Rpc:
             if isinstance(res, CallError):
                 raise res
         except CallError as e:
+            after, self.after = self.after, []
+            self._drop(after)
             await self._reply_error(mid, e.code, e.description)
             return
         except Exception as e:  # a handler bug must never take the station down
+            after, self.after = self.after, []
+            self._drop(after)
             self._report(e)
             await self._reply_error(mid, "InternalError", "Handler failed")
             return
-        try:
-            await self._send(dumps([CALLRESULT, mid, res]))
-        except NotConnected:
-            pass
         after, self.after = self.after, []
-        for fn in after:  # as tasks: they may send CALLs, which need this receive loop running
-            self.spawn(self._run_after(fn))
+        try:
+            try:
+                await self._send(dumps([CALLRESULT, mid, res]))
+            except NotConnected:
+                pass
+            while after:  # as tasks: they may send CALLs, which need this receive loop running
+                fn, dropped = after.pop(0)
+                if self.spawn(self._run_after(fn)) is None and dropped:
+                    dropped()
+        finally:
+            self._drop(after)   # cancelled before they could start
 
     def _spawn(self, coro):
         # without a station (tests, tools): keep a reference until the task ends
