@@ -5,6 +5,8 @@ Shapes and units:
 - ``now()``: wall-clock time, int seconds since 1970-01-01T00:00:00Z (UTC).
 - ``await sleep(s)`` / ``await sleep_ms(ms)``: suspend the calling task.
 - ``await wait(event, s)``: wait for an ``asyncio.Event`` at most ``s`` seconds; True if it was set.
+  Make the events the stack waits on ``Kick``s: a wait on one is an entry in the clock's table
+  woken by ``Kick.set()`` or by the clock's one timer task, not a ``wait_for`` with its own tasks.
 - ``set_time(epoch_s)``: set the wall clock (G02: synced from BootNotificationResponse /
   HeartbeatResponse ``currentTime``, Part 2 B01.FR.06 / G02.FR.05).
 
@@ -31,6 +33,27 @@ except ImportError:  # CPython
 _EPOCH_OFFSET = 0 if time.gmtime(0)[0] == 1970 else 946684800
 
 
+MAX_PARKED = 16   # Kick waits parked at once; more fall back to asyncio.wait_for
+
+
+class Kick(asyncio.Event):
+    """An ``asyncio.Event`` made for ``Clock.wait``: ``set()`` also wakes the one waiter parked on
+    it. A wait on a Kick costs an entry in the clock's table plus one timer task for all of them,
+    instead of ``asyncio.wait_for``'s helper tasks per wait (measured on the MicroPython unix port,
+    64-bit: about 1,070 B per pending wait with ``wait_for``, about 300 B parked). One waiter at a
+    time; a second concurrent waiter on the same Kick falls back to ``wait_for``."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiter = None   # the wake Event of the wait parked on this Kick
+
+    def set(self):
+        super().set()
+        w = self.waiter
+        if w is not None:
+            w.set()
+
+
 class Clock:
     """Real-time clock built on the interpreter's clocks."""
 
@@ -38,6 +61,9 @@ class Clock:
         self._last = ticks_ms()
         self._ms = 0
         self._wall_offset = 0  # seconds added to time.time() after set_time()
+        self._parked = []      # [deadline ms, wake Event] of the Kick waits in progress
+        self._timer = None     # the task waking them at their deadlines (None: none parked)
+        self._armed = 0        # the deadline it sleeps to
 
     def ms(self):
         t = ticks_ms()
@@ -60,11 +86,54 @@ class Clock:
     async def wait(self, event, s):
         if event.is_set():
             return True
+        ms = int(s * 1000)
+        if ms <= 0:
+            await asyncio.sleep(0)
+            return event.is_set()
+        if getattr(event, "waiter", 0) is not None or len(self._parked) >= MAX_PARKED:
+            try:   # a plain asyncio.Event, a Kick already waited on, or the table full
+                await asyncio.wait_for(event.wait(), s)
+                return True
+            except asyncio.TimeoutError:
+                return False
+        wake = asyncio.Event()
+        entry = [self.ms() + ms, wake]
+        event.waiter = wake
+        self._parked.append(entry)
+        if self._timer is None or entry[0] < self._armed:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.create_task(self._tick())
         try:
-            await asyncio.wait_for(event.wait(), s)
-            return True
-        except asyncio.TimeoutError:
-            return False
+            await wake.wait()
+        finally:
+            event.waiter = None
+            if entry in self._parked:
+                self._parked.remove(entry)
+        return event.is_set()
+
+    async def _tick(self):
+        # the one timer task: wakes parked waits at their deadlines, sleeping to the earliest one
+        me = self._timer
+        try:
+            while self._parked:
+                now = self.ms()
+                nxt = min(e[0] for e in self._parked)
+                if nxt > now:
+                    self._armed = nxt
+                    await self.sleep_ms(nxt - now)
+                    continue
+                i = 0
+                while i < len(self._parked):
+                    e = self._parked[i]
+                    if e[0] <= now:
+                        self._parked.pop(i)
+                        e[1].set()
+                    else:
+                        i += 1
+        finally:
+            if self._timer is me:
+                self._timer = None
 
 
 class VirtualClock(Clock):
@@ -115,9 +184,14 @@ class VirtualClock(Clock):
         wake = asyncio.Event()
         entry = [self._ms + int(ms), wake, event]
         self._sleepers.append(entry)
+        kick = event is not None and getattr(event, "waiter", 0) is None
+        if kick:
+            event.waiter = wake   # a Kick wakes its waiter at once, as on the real clock
         try:
             await wake.wait()
         finally:
+            if kick:
+                event.waiter = None
             if entry in self._sleepers:
                 self._sleepers.remove(entry)
 

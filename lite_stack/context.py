@@ -47,7 +47,7 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 import asyncio
 
 from device_model import ids
-from lite_stack.clock import iso, parse_iso
+from lite_stack.clock import iso, Kick, parse_iso
 from lite_stack.core import rpc as _rpc
 
 
@@ -139,7 +139,7 @@ class Context:
         self.boot_reason = "PowerUp"
         self.last_call_ms = clock.ms()
         self.offline_since = clock.ms()
-        self.wake_ev = asyncio.Event()
+        self.wake_ev = Kick()
         self.reconnect = None
         self.certs = None
         self.net = None

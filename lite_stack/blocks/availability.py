@@ -18,6 +18,7 @@ Inoperative applies when the transaction ends, G04.FR.06, TC_G_14), else Occupie
 else Available.
 """
 from device_model import ids
+from lite_stack.clock import Kick
 from lite_stack.context import status
 
 AVAILABLE = "Available"
@@ -32,11 +33,10 @@ class Availability:
     HANDLERS = {"ChangeAvailability": "change_availability"}
 
     def __init__(self, ctx):
-        import asyncio
         self.ctx = ctx
         self.pending_station_op = None
         self.reported = {}           # evse id -> last status the CSMS was told (dedupe, B04)
-        self._hb_change = asyncio.Event()
+        self._hb_change = Kick()
         state = ctx.store.load(STORE) or {}
         ctx.operative = state.get("op", True)
         ops = state.get("evse_op") or []

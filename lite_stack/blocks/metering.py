@@ -9,10 +9,9 @@ running transactions for their Ended event (event ``meter_clock_ended``, TC_J_03
 either interval takes effect at once. TriggerMessage(MeterValues): the aligned measurands, context
 Trigger, of each target EVSE (F06, TC_F_18).
 """
-import asyncio
-
 from device_model import ids
 from lite_stack import meter
+from lite_stack.clock import Kick
 
 
 def next_aligned(now_s, interval_s):
@@ -25,8 +24,8 @@ class Metering:
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self._changed = {ids.ALIGNED_INTERVAL: asyncio.Event(),
-                         ids.ALIGNED_TX_ENDED_INTERVAL: asyncio.Event()}
+        self._changed = {ids.ALIGNED_INTERVAL: Kick(),
+                         ids.ALIGNED_TX_ENDED_INTERVAL: Kick()}
         ctx.triggers["MeterValues"] = self.trigger
 
     def tasks(self):

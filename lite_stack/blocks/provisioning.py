@@ -24,6 +24,7 @@ boot reason RemoteReset is persisted, ``RESET_GRACE_S`` lets frames in flight ar
 import asyncio
 
 from device_model import ids
+from lite_stack.clock import Kick
 from lite_stack.context import status
 from lite_stack.core.rpc import CallError
 
@@ -42,7 +43,7 @@ class Provisioning:
         self.connected = connected
         self.boot_reason = (ctx.store.load(STORE) or {}).get("boot", "PowerUp")
         ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
-        self._trigger = asyncio.Event()
+        self._trigger = Kick()
         self._reset_now = asyncio.Event()
         self._next_reason = "RemoteReset"   # boot reason after the Reset is executed
         self.done = asyncio.Event()       # set when a Reset has been executed

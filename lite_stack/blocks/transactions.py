@@ -28,11 +28,9 @@ attempt (a CALLRESULT failing our schema check is not: delivered, logged): Messa
 (E13.FR.03); a lost connection is not an attempt: the sender waits for the next connection (a
 failed write takes the link down at once, ``Rpc.lost``) and sends the same message again.
 """
-import asyncio
-
 from device_model import ids
 from lite_stack import meter
-from lite_stack.clock import iso
+from lite_stack.clock import iso, Kick
 from lite_stack.core import rpc as _rpc
 from lite_stack.txqueue import ENDED
 
@@ -66,7 +64,7 @@ class Transactions:
         self.ended_limit = getattr(board, "TX_ENDED_SAMPLES", 8)
         self.stops = {}            # evse id -> (triggerReason, stoppedReason, idToken or None)
         self._offered = {}         # evse id -> ms since when all but the EV's request were met
-        self._kick = asyncio.Event()
+        self._kick = Kick()
         self._full = False         # the queue refused an Updated event (MemoryExhaustion told)
         self._n = 0
         ctx.triggers["TransactionEvent"] = self.trigger

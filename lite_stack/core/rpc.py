@@ -33,6 +33,7 @@ Rules kept here:
 import asyncio
 import json
 
+from lite_stack.clock import Kick
 from lite_stack.core import validate
 from lite_stack.core.frames import head_id
 
@@ -105,7 +106,7 @@ class Rpc:
         self._tasks = []
         self.in_len = 0   # characters of the last received frame
         self._lock = asyncio.Lock()
-        self._ev = asyncio.Event()
+        self._ev = Kick()
         self._waiting = 0
         self._pending = None  # (messageId, action) of the outstanding CALL
         self._result = None

@@ -36,6 +36,7 @@ import struct
 from binascii import b2a_base64
 from hashlib import sha1
 
+from lite_stack.clock import Kick
 from lite_stack.core.frames import HEAD_KEEP, Oversized, utf8  # noqa: F401 (re-exported)
 
 try:
@@ -102,7 +103,7 @@ async def _within(clock, aw, s):
     # Await `aw` at most `s` seconds on the injected clock; raise asyncio.TimeoutError on expiry.
     if clock is None:
         return await asyncio.wait_for(aw, s)
-    ev = asyncio.Event()
+    ev = Kick()
     res = [None, None]
 
     async def run():

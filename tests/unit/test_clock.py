@@ -63,3 +63,40 @@ def test_virtual_clock_wait_times_out_or_returns_on_set():
     r1, t1, r2, t2 = run(main())
     assert (r1, t1) == (False, 5000)
     assert r2 is True and 7000 <= t2 <= 7100
+
+
+def test_clock_wait_on_kick_set_timeout_and_an_earlier_deadline_parked_later():
+    """Real-time ``Clock.wait`` on ``Kick``s (parked on the clock's one timer, no task per wait):
+    a Kick set wakes its waiter at once; a wait parked after a longer one still times out at its
+    own deadline (the timer re-arms); a second waiter on the same Kick falls back to wait_for."""
+    from lite_stack.clock import Clock, Kick
+    clock = Clock()
+
+    async def main():
+        long_k, short_k, set_k = Kick(), Kick(), Kick()
+        out = {}
+
+        async def waiter(name, k, s):
+            t0 = clock.ms()
+            r = await clock.wait(k, s)
+            out[name] = (r, clock.ms() - t0)
+
+        a = asyncio.create_task(waiter("long", long_k, 5))
+        await asyncio.sleep(0)
+        b = asyncio.create_task(waiter("short", short_k, 0.05))
+        c = asyncio.create_task(waiter("set", set_k, 5))
+        d = asyncio.create_task(waiter("second", set_k, 5))   # same Kick: wait_for fallback
+        await clock.sleep(0.02)
+        set_k.set()
+        await clock.sleep(0.1)
+        long_k.set()
+        for t in (a, b, c, d):
+            await t
+        return out, len(clock._parked)
+
+    out, parked = run(main())
+    assert out["short"][0] is False and 40 <= out["short"][1] < 1000
+    assert out["set"][0] is True and out["set"][1] < 1000
+    assert out["second"][0] is True and out["second"][1] < 1000
+    assert out["long"][0] is True and out["long"][1] < 1000
+    assert parked == 0
