@@ -44,7 +44,7 @@ def _int(b):
 def rsa_verify(n, e, digest, sig):
     """RSASSA-PKCS1-v1_5 / SHA-256. ``n``, ``e`` ints; ``digest`` 32 bytes; ``sig`` bytes of the
     modulus length. -> bool (False also for a signature of the wrong length)."""
-    k = (n.bit_length() + 7) // 8
+    k = (len(hex(n)) - 1) // 2      # bytes of the modulus (no int.bit_length on MicroPython)
     if k < 256 or len(sig) != k or len(digest) != 32 or e < 3:
         return False
     s = _int(sig)
@@ -143,7 +143,7 @@ def ecdsa_verify(point, digest, sig):
     u2 = r * w % n
     gq = _add(_GX, _GY, 1, qx, qy, 1)
     X, Y, Z = 0, 1, 0
-    for i in range(max(u1.bit_length(), u2.bit_length()) - 1, -1, -1):
+    for i in range(255, -1, -1):    # u1, u2 < n < 2**256 (leading zero bits only double O)
         X, Y, Z = _dbl(X, Y, Z)
         b1 = (u1 >> i) & 1
         b2 = (u2 >> i) & 1

@@ -1,0 +1,80 @@
+"""Firmware staging in a file system behind an atomic pointer (the desktop board and the Pico W
+application bundle; L01 ``install_firmware`` / ``firmware_booted``, see lite_stack/blocks/firmware.py).
+
+Layout in ``state_dir``: two slots ``fw_a.bin`` / ``fw_b.bin`` and the pointer ``fw_boot`` whose
+text is ``"<slot> <state>"``: slot ``a`` or ``b``, state ``trial`` (installed, not yet booted) or
+``good`` (booted and confirmed). No pointer = the factory image. The pointer is written as
+``fw_boot.tmp`` then renamed over ``fw_boot`` (littlefs and POSIX: atomic; a reader on FAT
+recovers ``.tmp`` when ``fw_boot`` is missing), so a power cut leaves the old or the new pointer.
+
+- ``stage(path, state_dir, fs=os)``: copy the image ``path`` into the slot not in use (1 kB
+  chunks, via ``.tmp`` + rename), then point ``fw_boot`` at it as ``trial``. ``OSError`` on I/O
+  failure (the pointer is then unchanged: nothing half-installed), ``ValueError`` for an empty image.
+- ``confirm(state_dir, fs=os)`` -> True when the pointer is ``trial`` or ``good`` (this start runs
+  the staged image: the loader of the board picks the slot from ``fw_boot``); a ``trial`` is
+  marked ``good``. False with no pointer.
+- ``current(state_dir, fs=os)`` -> (slot or None, state or None).
+"""
+import os
+
+CHUNK = 1024
+
+
+def _p(d, name):
+    return d + "/" + name
+
+
+def current(state_dir, fs=os):
+    for name in ("fw_boot", "fw_boot.tmp"):
+        try:
+            with open(_p(state_dir, name)) as f:
+                t = f.read().split()
+        except OSError:
+            continue
+        if len(t) == 2 and t[0] in ("a", "b") and t[1] in ("trial", "good"):
+            return t[0], t[1]
+    return None, None
+
+
+def _write_ptr(state_dir, slot, state, fs):
+    tmp = _p(state_dir, "fw_boot.tmp")
+    with open(tmp, "w") as f:
+        f.write(slot + " " + state)
+    try:
+        fs.remove(_p(state_dir, "fw_boot"))   # MicroPython's rename does not replace
+    except OSError:
+        pass
+    fs.rename(tmp, _p(state_dir, "fw_boot"))
+
+
+def stage(path, state_dir, fs=os):
+    slot, _ = current(state_dir, fs)
+    target = "b" if slot == "a" else "a"
+    dst = _p(state_dir, "fw_%s.bin" % target)
+    buf = bytearray(CHUNK)
+    n = 0
+    with open(path, "rb") as src, open(dst + ".tmp", "wb") as out:
+        while True:
+            k = src.readinto(buf)
+            if not k:
+                break
+            out.write(memoryview(buf)[:k])
+            n += k
+    if not n:
+        fs.remove(dst + ".tmp")
+        raise ValueError("empty image")
+    try:
+        fs.remove(dst)
+    except OSError:
+        pass
+    fs.rename(dst + ".tmp", dst)
+    _write_ptr(state_dir, target, "trial", fs)
+
+
+def confirm(state_dir, fs=os):
+    slot, state = current(state_dir, fs)
+    if slot is None:
+        return False
+    if state == "trial":
+        _write_ptr(state_dir, slot, "good", fs)
+    return True
