@@ -7,6 +7,7 @@ the station): ``ocpp2lite sign-firmware`` and the ``demo --firmware`` PKI.
 - ``make_signer(kind="ec", root=None, cn=...)`` -> (root cert, root key, signing cert, signing
   key): a ManufacturerRootCertificate (CA) and a firmware signing certificate (not a CA) it
   issues; ``kind`` "ec" (P-256), "rsa" (2048) or "rsa3072"; ``root`` = (cert, key) to reuse one.
+- ``matches(cert_pem, key_pem)`` -> bool: the certificate holds the key's public key.
 - ``pem(obj)``: PEM bytes of a certificate or (unencrypted PKCS#8) private key.
 """
 import base64
@@ -64,6 +65,14 @@ def sign_digest(key, digest):
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(digest, padding.PKCS1v15(), pre)
     return key.sign(digest, ec.ECDSA(pre))
+
+
+def matches(cert_pem, key_pem):
+    """Does the certificate ``cert_pem`` hold the public key of the private key ``key_pem``?"""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = serialization.load_pem_private_key(key_pem, None)
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt)
 
 
 def sign_file(key_pem, path):

@@ -285,6 +285,8 @@ async def _download(ctx, rec):
             ctx.log("firmware: download refused: %s" % e)
             rec["n"] = rec["ret"] + 1
         except Exception as e:        # HttpError, OSError, timeout, truncated body
+            if getattr(e, "message", None) == "too large":
+                rec["n"] = rec["ret"] + 1     # larger than the free flash: no retry
             ctx.log("firmware: download attempt %d failed: %s %s" % (rec["n"], type(e).__name__, e))
         _remove(ctx)
     await _finish(ctx, rec, "DownloadFailed")
