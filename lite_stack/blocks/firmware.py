@@ -119,8 +119,8 @@ def handle(ctx, action, p, done):
         return status("InvalidCertificate")           # L01.FR.02
     answer = "Accepted"
     running = _job[0]
-    if running is not None and running[2] is not ctx:
-        running = _job[0] = None     # left by a station run that has ended (in-process reboot)
+    if running is not None and (running[2] is not ctx or running[1]["st"] in FINAL):
+        running = None   # ended (final status being sent) or left by a station run that ended
     if running is not None:
         if running[1]["st"] in ("Installing", "InstallRebooting"):
             done()
