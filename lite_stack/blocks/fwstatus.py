@@ -8,8 +8,9 @@ itself is the on-demand block ``firmware``; this block only reads its store reco
 - After registration (event ``accepted``): a pending update is resumed (``ctx.demand("firmware")``
   loads the block): it reports Installed / InstallationFailed after the reboot, or continues a
   download or install cut by a power loss.
-- TriggerMessage FirmwareStatusNotification (F06.FR.?? / L01): ``Idle`` with no update running
-  (none, or the last one ended), else the last status with its ``requestId``.
+- TriggerMessage FirmwareStatusNotification: Accepted for any EVSE (the message is station-wide,
+  TC_F_17), then ``Idle`` with no update running (none, or the last one ended: F06.FR.16,
+  L01.FR.25, TC_F_18), else the last status sent with its ``requestId`` (L01.FR.26, TC_F_19).
 """
 STORE = "fw"
 

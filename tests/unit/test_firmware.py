@@ -91,6 +91,8 @@ class Files:
         await clock.sleep(1)
         if not (url.startswith("http://") or url.startswith("https://") or url.startswith("ftp://")):
             raise ValueError("unknown scheme")
+        if url.endswith("slow"):
+            await clock.sleep(600)     # a long download, for cancel / trigger tests
         body = self.files.get(url)
         if body is None:
             raise OSError("HTTP 404")
@@ -352,16 +354,51 @@ def test_L01_FR_06_install_waits_for_transaction_connectors_unavailable_TC_L_15_
     scenario(s)
 
 
-def test_L01_second_update_cancels_the_first_AcceptedCanceled():
+def test_L01_FR_24_second_update_cancels_the_first_TC_L_10_CS():
     async def s(rig):
         await _boot(rig)
-        r = await rig.csms.call("UpdateFirmware", _req(rid=1, retrieve=NOW + 3600))
+        rig.files.files[URL + "slow"] = IMG
+        r = await rig.csms.call("UpdateFirmware", _req(rid=1, loc=URL + "slow"))
         assert r[2]["status"] == "Accepted"
-        await rig.settle(2)
-        r = await rig.csms.call("UpdateFirmware", _req(rid=2, install=NOW + 3600))
-        assert r[2]["status"] == "AcceptedCanceled"
-        await rig.csms.wait_for(lambda: "InstallScheduled" in _st(rig))
-        assert [p["requestId"] for p in rig.csms.of("FirmwareStatusNotification")] == [1, 2, 2, 2, 2]
+        await rig.settle(3)
+        assert _st(rig) == ["Downloading"]
+        r = await rig.csms.call("UpdateFirmware", _req(rid=2))      # step 5
+        assert r[2]["status"] == "AcceptedCanceled"                  # step 6
+        await _reboot(rig)
+        await rig.csms.wait_for(lambda: "Installed" in _st(rig))
+        await rig.settle(700)        # the cancelled download never reports again
+        fsn = rig.csms.of("FirmwareStatusNotification")
+        assert [(p["requestId"], p["status"]) for p in fsn] == [
+            (1, "Downloading"), (2, "Downloading"), (2, "Downloaded"), (2, "SignatureVerified"),
+            (2, "Installing"), (2, "InstallRebooting"), (2, "Installed")]
+    scenario(s)
+
+
+def test_F06_trigger_firmware_status_idle_any_evse_TC_F_17_CS_TC_F_18_CS():
+    async def s(rig):
+        await _boot(rig)
+        for p in ({"requestedMessage": "FirmwareStatusNotification", "evse": {"id": 1}},
+                  {"requestedMessage": "FirmwareStatusNotification"}):
+            r = await rig.csms.call("TriggerMessage", p)
+            assert r[2]["status"] == "Accepted"
+            await rig.settle(1)
+            assert rig.csms.of("FirmwareStatusNotification")[-1] == {"status": "Idle"}
+        assert len(rig.csms.of("FirmwareStatusNotification")) == 2
+    scenario(s)
+
+
+def test_L01_FR_26_trigger_firmware_status_while_downloading_TC_F_19_CS():
+    async def s(rig):
+        await _boot(rig)
+        rig.files.files[URL + "slow"] = IMG
+        r = await rig.csms.call("UpdateFirmware", _req(rid=4, loc=URL + "slow"))
+        assert r[2]["status"] == "Accepted"
+        await rig.settle(3)
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
+        assert r[2]["status"] == "Accepted"
+        await rig.settle(1)
+        assert rig.csms.of("FirmwareStatusNotification") == [
+            {"status": "Downloading", "requestId": 4}, {"status": "Downloading", "requestId": 4}]
     scenario(s)
 
 
