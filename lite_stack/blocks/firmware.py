@@ -27,7 +27,9 @@ FirmwareStatusNotification(status, requestId), each status persisted before it i
 20), or ``InstallationFailed`` (the board's install raised ``OSError``, or the new image did not
 boot) / ``InstallVerificationFailed`` (the board rejected the image: ``ValueError``).
 
-Download: ``ctx.download`` or ``lite_stack.core.http.download`` streams the body to the file
+Download: ``ctx.download`` or ``lite_stack.core.http.download`` (http, https, ftp; an https://
+location is checked against the installed CSMSRootCertificates when there are any, else against
+the interpreter's default roots) streams the body to the file
 ``<state dir>/fw.img`` (never in RAM) and every chunk goes through one streaming SHA-256; the
 image may be at most the free space of the state file system (``os.statvfs``: f_bavail x
 f_frsize, less ``RESERVE`` bytes for state) and the board's ``FW_MAX_BYTES`` if it sets one.
@@ -68,7 +70,8 @@ CHUNK = 1024          # bytes read per step when re-hashing an image
 DL_TIMEOUT_S = 60     # s without progress before a download attempt fails
 FINAL = ("Installed", "DownloadFailed", "InvalidSignature", "InstallationFailed",
          "InstallVerificationFailed")
-RELEASE = ("lite_stack.core.sigverify",)
+RELEASE = ("lite_stack.core.sigverify", "lite_stack.core.x509", "lite_stack.core.http",
+           "lite_stack.core.ftp")
 _job = [None]          # the running update: (task, record, ctx)
 
 
@@ -114,7 +117,11 @@ def handle(ctx, action, p, done):
                               ctx.certs.roots("ManufacturerRootCertificate"), ctx.clock.now())
     except (ValueError, IndexError, TypeError) as e:
         ctx.log("firmware: signing certificate refused: %s" % e)
-        ctx.emit("security", None, ("InvalidFirmwareSigningCertificate", str(e)))
+        info = str(e)
+
+        async def event():                            # after the response (TC_L_05 step 3)
+            ctx.emit("security", None, ("InvalidFirmwareSigningCertificate", info))
+        ctx.after(event)
         done()
         return status("InvalidCertificate")           # L01.FR.02
     answer = "Accepted"
@@ -127,6 +134,8 @@ def handle(ctx, action, p, done):
             return status("Rejected", "InstallInProgress")
         running[0].cancel()
         _job[0] = None
+        ctx.fw_pending = False                        # it may have been waiting to install
+        ctx.wake()
         answer = "AcceptedCanceled"                   # L01.FR.24
     now = ctx.clock.now()
     rec = {"st": "Accepted", "rid": p["requestId"], "loc": fw["location"],
@@ -260,9 +269,14 @@ async def _download(ctx, rec):
             await _notify(ctx, rec, "DownloadScheduled")   # L01.FR.13
         await _until(ctx, rec["rt"])
     dl = ctx.download
+    tls = None
     if dl is None:
         from lite_stack.core import http
         dl = http.download
+        roots = ctx.certs.roots() if ctx.certs and rec["loc"].startswith("https:") else None
+        if roots:
+            from lite_stack.core.certstore import tls_context
+            tls = tls_context(roots)
     path = _path(ctx)
     while rec["n"] <= rec["ret"]:
         if rec["n"]:
@@ -274,7 +288,7 @@ async def _download(ctx, rec):
         try:
             if limit <= 0:
                 raise ValueError("no free flash")
-            size = await dl(rec["loc"], path, ctx.clock, DL_TIMEOUT_S, limit, h.update)
+            size = await dl(rec["loc"], path, ctx.clock, DL_TIMEOUT_S, limit, h.update, tls)
             if size > limit:
                 raise ValueError("image of %d bytes over %d" % (size, limit))
             dg = h.digest()           # once: MicroPython's hash is final after digest()

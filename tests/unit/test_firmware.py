@@ -162,6 +162,9 @@ def test_L01_FR_01_install_with_reboot_then_installed_TC_L_01_CS():
         with open(rig.state_dir + "/fw_a.bin", "rb") as f:
             assert f.read() == IMG
         assert not rig.station.store.load("fw")                      # ended: Idle
+        import sys
+        assert "lite_stack.blocks.firmware" not in sys.modules        # released after the update
+        assert "lite_stack.core.sigverify" not in sys.modules
         assert not [n for n in os.listdir(rig.state_dir) if n == "fw.img"]
         r = await rig.csms.call("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
         assert r[2]["status"] == "Accepted"
