@@ -478,6 +478,14 @@ def test_desktop_board_stages_ab_slots_behind_an_atomic_pointer():
 
 
 def test_esp32_board_writes_next_ota_partition_and_confirms_after_boot():
+    import sys
+    try:
+        _esp32_paths()
+    finally:
+        sys.modules.pop("esp32", None)
+
+
+def _esp32_paths():
     from tests.fakes import esp32 as fe
     from tests.fakes import machine as fm
     import sys
@@ -521,3 +529,31 @@ def test_esp32_board_writes_next_ota_partition_and_confirms_after_boot():
         raise AssertionError("accepted an image larger than the partition")
     except ValueError:
         pass
+
+
+def test_pico_w_board_stages_the_bundle_behind_the_pointer():
+    from tests.fakes import machine as fm
+    import sys
+    fm.install()
+    fm.clear()
+    sys.modules.pop("boards.pico_w", None)
+    import boards
+    b = boards.load("pico_w")
+    d = tmpdir("picofw")
+    img = d + "/bundle"
+    with open(img, "wb") as f:
+        f.write(b"bundle-1")
+    assert not b.firmware_booted(d)           # factory image: nothing staged
+    b.install_firmware(img, d)
+    assert b.firmware_booted(d)
+    with open(d + "/fw_boot") as f:
+        assert f.read() == "a good"
+    with open(d + "/fw_a.bin", "rb") as f:
+        assert f.read() == b"bundle-1"
+    try:
+        b.install_firmware(d + "/missing", d)  # I/O failure: the pointer is unchanged
+        raise AssertionError("staged a missing file")
+    except OSError:
+        pass
+    with open(d + "/fw_boot") as f:
+        assert f.read() == "a good"
