@@ -4,11 +4,13 @@ application bundle; L01 ``install_firmware`` / ``firmware_booted``, see lite_sta
 Layout in ``state_dir``: two slots ``fw_a.bin`` / ``fw_b.bin`` and the pointer ``fw_boot`` whose
 text is ``"<slot> <state>"``: slot ``a`` or ``b``, state ``trial`` (installed, not yet booted) or
 ``good`` (booted and confirmed). No pointer = the factory image. The pointer is written as
-``fw_boot.tmp`` then renamed over ``fw_boot`` (littlefs and POSIX: atomic; a reader on FAT
-recovers ``.tmp`` when ``fw_boot`` is missing), so a power cut leaves the old or the new pointer.
+``fw_boot.new`` then renamed over ``fw_boot`` (littlefs and POSIX: atomic; a reader on FAT
+recovers ``fw_boot.new`` when ``fw_boot`` is missing), so a power cut leaves the old or the new
+pointer. (Not ``.tmp``: the state store, device_model.store, sweeps ``*.tmp`` in the state dir as
+its own cut record writes.)
 
 - ``stage(path, state_dir, fs=os)``: copy the image ``path`` into the slot not in use (1 kB
-  chunks, via ``.tmp`` + rename), then point ``fw_boot`` at it as ``trial``. ``OSError`` on I/O
+  chunks, via ``.new`` + rename), then point ``fw_boot`` at it as ``trial``. ``OSError`` on I/O
   failure (the pointer is then unchanged: nothing half-installed), ``ValueError`` for an empty image.
 - ``confirm(state_dir, fs=os)`` -> True when the pointer is ``trial`` or ``good`` (this start runs
   the staged image: the loader of the board picks the slot from ``fw_boot``); a ``trial`` is
@@ -25,7 +27,7 @@ def _p(d, name):
 
 
 def current(state_dir, fs=os):
-    for name in ("fw_boot", "fw_boot.tmp"):
+    for name in ("fw_boot", "fw_boot.new"):
         try:
             with open(_p(state_dir, name)) as f:
                 t = f.read().split()
@@ -37,7 +39,7 @@ def current(state_dir, fs=os):
 
 
 def _write_ptr(state_dir, slot, state, fs):
-    tmp = _p(state_dir, "fw_boot.tmp")
+    tmp = _p(state_dir, "fw_boot.new")
     with open(tmp, "w") as f:
         f.write(slot + " " + state)
     try:
@@ -53,7 +55,7 @@ def stage(path, state_dir, fs=os):
     dst = _p(state_dir, "fw_%s.bin" % target)
     buf = bytearray(CHUNK)
     n = 0
-    with open(path, "rb") as src, open(dst + ".tmp", "wb") as out:
+    with open(path, "rb") as src, open(dst + ".new", "wb") as out:
         while True:
             k = src.readinto(buf)
             if not k:
@@ -61,13 +63,13 @@ def stage(path, state_dir, fs=os):
             out.write(memoryview(buf)[:k])
             n += k
     if not n:
-        fs.remove(dst + ".tmp")
+        fs.remove(dst + ".new")
         raise ValueError("empty image")
     try:
         fs.remove(dst)
     except OSError:
         pass
-    fs.rename(dst + ".tmp", dst)
+    fs.rename(dst + ".new", dst)
     _write_ptr(state_dir, target, "trial", fs)
 
 
