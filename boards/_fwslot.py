@@ -12,9 +12,9 @@ its own cut record writes.)
 - ``stage(path, state_dir, fs=os)``: copy the image ``path`` into the slot not in use (1 kB
   chunks, via ``.new`` + rename), then point ``fw_boot`` at it as ``trial``. ``OSError`` on I/O
   failure (the pointer is then unchanged: nothing half-installed), ``ValueError`` for an empty image.
-- ``confirm(state_dir, fs=os)`` -> True when the pointer is ``trial`` or ``good`` (this start runs
-  the staged image: the loader of the board picks the slot from ``fw_boot``); a ``trial`` is
-  marked ``good``. False with no pointer.
+- ``confirm(state_dir, fs=os)`` -> True when the pointer is ``trial``: this start runs the image
+  staged last (the loader of the board picks the slot from ``fw_boot``); it is marked ``good``.
+  False with no pointer or a ``good`` one (an older update: the last install never activated).
 - ``current(state_dir, fs=os)`` -> (slot or None, state or None).
 """
 import os
@@ -75,8 +75,7 @@ def stage(path, state_dir, fs=os):
 
 def confirm(state_dir, fs=os):
     slot, state = current(state_dir, fs)
-    if slot is None:
+    if state != "trial":
         return False
-    if state == "trial":
-        _write_ptr(state_dir, slot, "good", fs)
+    _write_ptr(state_dir, slot, "good", fs)
     return True

@@ -461,6 +461,7 @@ def test_desktop_board_stages_ab_slots_behind_an_atomic_pointer():
     _fwslot.stage(img, d)
     assert _fwslot.current(d) == ("a", "trial")
     assert _fwslot.confirm(d) and _fwslot.current(d) == ("a", "good")
+    assert not _fwslot.confirm(d)       # confirmed once: a later check is not a new install
     with open(img, "wb") as f:
         f.write(b"two")
     _fwslot.stage(img, d)
