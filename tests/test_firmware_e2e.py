@@ -51,3 +51,51 @@ def test_L01_demo_firmware_whole_signed_update_TC_L_01_CS(interp):
     assert ("firmware status  Downloading -> Downloaded -> SignatureVerified -> Installing -> "
             "InstallRebooting -> Installed") in r.stdout
     assert '"reason":"FirmwareUpdate"' in r.stdout and "FirmwareUpdated" in r.stdout
+
+
+def test_L01_exit_on_reset_process_exits_0_and_reports_installed_after_restart(tmp_path):
+    """OCPP_EXIT_ON_RESET=1: after InstallRebooting the simulator exits 0; started again on the
+    same state dir it boots with reason FirmwareUpdate and reports Installed (TC_L_01 steps 14-19)."""
+    import asyncio
+    from ocpp2lite import demo_fw
+    from ocpp2lite.csms import Csms
+    from ocpp2lite.demo import StationProcess, station_command, station_env
+    from ocpp2lite.files import serve_files
+
+    async def main():
+        fw_env, files, (cert, sig) = demo_fw.prepare(str(tmp_path))
+        state = str(tmp_path / "state")
+        os.mkdir(state)
+        csms = Csms(log=lambda line: None)
+        await csms.start()
+        srv = await serve_files("127.0.0.1", 0, files)
+        env = station_env(csms.url, "FW-1", state, exit_on_reset=True, extra=fw_env)
+        st = StationProcess(station_command("cpython"), env=env)
+        try:
+            await st.start()
+            await csms.wait_for("StatusNotification", timeout=20, station="FW-1")
+            res = await csms.call("UpdateFirmware", {"requestId": 5, "firmware": {
+                "location": "%s/files/%s" % (srv.url, demo_fw.IMAGE),
+                "retrieveDateTime": "2020-01-01T00:00:00Z", "signingCertificate": cert,
+                "signature": sig}}, timeout=20, station="FW-1")
+            assert res["status"] == "Accepted"
+            assert await st.wait_exit(30) == 0
+            mark = csms.mark()
+            st2 = StationProcess(station_command("cpython"), env=env)
+            await st2.start()
+            try:
+                boot, _ = await csms.wait_for("BootNotification", timeout=20, since=mark, station="FW-1")
+                assert boot["reason"] == "FirmwareUpdate"
+                await csms.wait_for("FirmwareStatusNotification",
+                                    lambda p: p["status"] == "Installed" and p["requestId"] == 5,
+                                    timeout=20, since=mark, station="FW-1")
+            finally:
+                await st2.stop()
+            seq = [p["status"] for p, _ in csms.requests("FirmwareStatusNotification", station="FW-1")]
+            assert seq == demo_fw.EXPECTED
+            assert not csms.violations
+        finally:
+            await st.stop()
+            srv.close()
+            await csms.stop()
+    asyncio.run(main())
