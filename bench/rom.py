@@ -65,6 +65,8 @@ BLOCKS = (
     ("meter", "J Meter values", "Part 2 J01-J02"),
     ("datatransfer", "P DataTransfer, on demand", "Part 2 P01"),
     ("customerinfo", "N Customer information, on demand: CustomerInformation", "Part 2 N09-N10"),
+    ("firmware", "L Firmware update: UpdateFirmware on demand (download, signature verify, install), "
+     "resident status/boot reason/trigger", "Part 2 L01, F06"),
     ("hal", "HAL: driver interfaces and drivers (pilot, contactor, meters, RFID, I/O)",
      "IEC 61851-1, device datasheets"),
     ("boards", "Boards: pin maps and driver wiring", "-"),
@@ -99,6 +101,9 @@ MODULE_BLOCK = {
     "lite_stack/meter.py": "meter",
     "lite_stack/blocks/datatransfer.py": "datatransfer",
     "lite_stack/blocks/customerinfo.py": "customerinfo",
+    "lite_stack/blocks/firmware.py": "firmware",
+    "lite_stack/blocks/fwstatus.py": "firmware",
+    "lite_stack/core/sigverify.py": "firmware",
     "lite_stack/sim.py": "entry",
     "firmware/main.py": "entry",
     "fw_image.py": "entry",

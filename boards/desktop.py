@@ -29,3 +29,16 @@ def make_hal(clock, evses):
 
 # What the simulated meter (hal.sim.SimMeter) offers: the valuesList of the measurand variables.
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "Voltage")
+
+
+# L01 firmware update (lite_stack/blocks/firmware.py): the desktop "image" is any bytes; it is
+# staged in the state dir (A/B slot + atomic pointer, boards/_fwslot.py); the simulator then
+# restarts (in-process, or exits 0 under OCPP_EXIT_ON_RESET=1) and reports Installed.
+def install_firmware(path, state_dir):
+    from boards import _fwslot
+    _fwslot.stage(path, state_dir)
+
+
+def firmware_booted(state_dir):
+    from boards import _fwslot
+    return _fwslot.confirm(state_dir)

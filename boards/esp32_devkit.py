@@ -112,3 +112,54 @@ def make_hal(clock, evses=EVSES):
               miso=Pin(RFID_MISO))
     rfid = Mfrc522(spi, Pin(RFID_CS, Pin.OUT, value=1), clock, Pin(RFID_RST, Pin.OUT, value=0))
     return [evse], rfid
+
+
+# L01 firmware update (lite_stack/blocks/firmware.py): the image is an ESP32 app image written to
+# the next OTA app partition; the bootloader boots it once and rolls back unless the new app marks
+# itself valid (``firmware_booted``, after registration). Needs a partition table with OTA slots.
+FW_SECTOR = 4096
+FW_LABEL = "fw_ota"   # state file: the label of the partition set to boot
+
+
+def install_firmware(path, state_dir):
+    """Write ``path`` to the next OTA partition in 4 kB blocks and make it the boot partition.
+    ``ValueError``: not an ESP32 app image (magic 0xE9) or larger than the partition; ``OSError``:
+    flash failure (the boot partition is then unchanged)."""
+    import esp32
+    part = esp32.Partition(esp32.Partition.RUNNING).get_next_update()
+    size = part.info()[3]
+    buf = bytearray(FW_SECTOR)
+    blk = 0
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            if blk == 0 and buf[0] != 0xE9:
+                raise ValueError("not an ESP32 app image")
+            if (blk + 1) * FW_SECTOR > size:
+                raise ValueError("image larger than the OTA partition")
+            for i in range(n, FW_SECTOR):
+                buf[i] = 0xFF
+            part.writeblocks(blk, buf)
+            blk += 1
+    if not blk:
+        raise ValueError("empty image")
+    with open(state_dir + "/" + FW_LABEL, "w") as f:
+        f.write(part.info()[4])
+    part.set_boot()
+
+
+def firmware_booted(state_dir):
+    """True when the running partition is the one ``install_firmware`` set (then the rollback is
+    cancelled); False when the bootloader rolled back to the old app."""
+    import esp32
+    try:
+        with open(state_dir + "/" + FW_LABEL) as f:
+            want = f.read()
+    except OSError:
+        return False
+    if esp32.Partition(esp32.Partition.RUNNING).info()[4] != want:
+        return False
+    esp32.Partition.mark_app_valid_cancel_rollback()
+    return True

@@ -110,3 +110,18 @@ def make_hal(clock, evses=EVSES):
               miso=Pin(RFID_MISO))
     rfid = Mfrc522(spi, Pin(RFID_CS, Pin.OUT, value=1), clock, Pin(RFID_RST, Pin.OUT, value=0))
     return [evse], rfid
+
+
+# L01 firmware update (lite_stack/blocks/firmware.py): the image is an application bundle (the
+# stack's .mpy files packed by ocpp2lite deploy); it is staged in the flash file system in A/B
+# slots behind the atomic pointer ``fw_boot`` (boards/_fwslot.py), which the boot script reads to
+# pick the bundle; a bundle that fails to start leaves the pointer at ``trial`` for the loader
+# to fall back on.
+def install_firmware(path, state_dir):
+    from boards import _fwslot
+    _fwslot.stage(path, state_dir)
+
+
+def firmware_booted(state_dir):
+    from boards import _fwslot
+    return _fwslot.confirm(state_dir)

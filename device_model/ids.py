@@ -66,4 +66,5 @@ BASIC_AUTH_PASSWORD = const(52)          # write-only
 ADDITIONAL_ROOT_CERTIFICATE_CHECK = const(53)
 HEARTBEAT_INTERVAL = const(54)           # OCPPCommCtrlr.HeartbeatInterval, s (extra, RW)
 OFFLINE_TX_FOR_UNKNOWN_ID = const(55)  # AuthCtrlr.OfflineTxForUnknownIdEnabled (optional, C15)
-COUNT = const(56)
+ALLOW_NEW_SESSIONS_PENDING_FW = const(56)  # ChargingStation.AllowNewSessionsPendingFirmwareUpdate (L01, false)
+COUNT = const(57)

@@ -114,6 +114,7 @@ TABLE = (
     "3|AdditionalRootCertificateCheck||R|b|||||false|\n"
     "0|HeartbeatInterval||W|i|s|1|||300|\n"
     "4|OfflineTxForUnknownIdEnabled||W|b|||||false|\n"
+    "8|AllowNewSessionsPendingFirmwareUpdate||R|b|||||false|\n"
 )
 
 MUTABILITY = {"W": "ReadWrite", "O": "WriteOnly", "r": "ReadOnly", "R": "ReadOnly",

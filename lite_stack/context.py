@@ -38,10 +38,15 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
   at once (A01 after a new BasicAuthPassword; run it through ``after``), or None.
 - ``certs``: the installed CA certificates (``lite_stack.core.certstore.CertStore``, M03-M05);
   ``net``: the network connection profiles (``lite_stack.core.netconf.NetConf``, B09/B10/A05).
+- ``demand(name)``: start the on-demand block ``name`` without a request (its ``resume``; see
+  ``lite_stack.blocks``); ``reboot()``: end this run as after an executed Reset (the station's
+  ``run`` returns "reset", the caller restarts: L01 InstallRebooting); ``download``: None, or an
+  async downloader with the signature of ``lite_stack.core.http.download`` (tests).
 - Shared station state, each field written by one block only: ``accepted``/``registration``
   and ``boot_reason`` (provisioning: this start's BootReasonEnumType), ``operative`` (availability: the Charging Station-level Operative flag, G04),
   ``reset_pending`` (provisioning: "OnIdle" while a Reset waits for transactions, B12.FR.01),
-  ``last_call_ms`` (any CALL; the heartbeat block reads it, G02.FR.02), ``offline_since``
+  ``fw_pending`` (firmware: an install waits for the transactions to end, L01.FR.06/07: no new
+  transaction, idle connectors Unavailable), ``last_call_ms`` (any CALL; the heartbeat block reads it, G02.FR.02), ``offline_since``
   (link).
 """
 import asyncio
@@ -136,6 +141,10 @@ class Context:
         self.registration = None
         self.operative = True
         self.reset_pending = None
+        self.fw_pending = False
+        self.demand = None
+        self.reboot = None
+        self.download = None
         self.boot_reason = "PowerUp"
         self.last_call_ms = clock.ms()
         self.offline_since = clock.ms()
@@ -227,8 +236,9 @@ class Context:
 
     def may_start(self, e):
         """May a new transaction start on EVSE ``e``? (G03/G04 Operative, no fault, no Reset
-        OnIdle pending: B12.FR.01)"""
-        return e.operative and self.operative and not e.fault and not self.reset_pending
+        OnIdle pending: B12.FR.01, no firmware install pending: L01.FR.07)"""
+        return e.operative and self.operative and not e.fault and not self.reset_pending \
+            and not self.fw_pending
 
     async def send(self, action, payload, timeout=None):
         """A non-transaction CALL (not queued across reboots). Returns the response payload, or

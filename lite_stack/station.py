@@ -30,6 +30,7 @@ from device_model.store import Store
 from lite_stack.blocks import Router, release
 from lite_stack.blocks.authorization import Authorization
 from lite_stack.blocks.availability import Availability
+from lite_stack.blocks.fwstatus import FirmwareStatus
 from lite_stack.blocks.metering import Metering
 from lite_stack.blocks.provisioning import Provisioning
 from lite_stack.blocks.remote import Remote
@@ -77,7 +78,9 @@ class Station:
                          ctx.log, ws_factory, getattr(board, "MAX_FRAME", 8192),
                          settings.get("password"), self.certs, self.net)
         ctx.reconnect = self.link.reconnect
+        fw = FirmwareStatus(ctx)   # before provisioning: it may set the boot reason FirmwareUpdate
         self.provisioning = Provisioning(ctx, self.link.connected)
+        ctx.reboot = self.provisioning.done.set
         self.availability = av = Availability(ctx)
         self.dm.live = av
         self.dm.on_change = lambda vid, v: ctx.emit("var", None, (vid, v))
@@ -85,9 +88,11 @@ class Station:
         self.transactions = tx = Transactions(ctx)
         # composition order = event order: after registration the statuses go first, then the
         # security events, then the queued TransactionEvents
-        self.blocks = [self.provisioning, av, Security(ctx), auth, tx, Remote(ctx), Metering(ctx)]
+        self.blocks = [self.provisioning, av, Security(ctx), auth, tx, Remote(ctx), Metering(ctx),
+                       fw]
         self._polls = (auth.poll, tx.poll, av.poll)   # per EVSE: held auth, power path, status
         router = Router(ctx)
+        ctx.demand = router.demand
         for b in self.blocks:
             router.add(b)
             if hasattr(b, "on_event"):

@@ -4,6 +4,10 @@
                      with --panel [HOST:]PORT also the lab's web control panel
   ocpp2lite csms     the embedded OCPP 2.0.1 CSMS on loopback (built on the `ocpp` library)
   ocpp2lite demo     CSMS + simulated station + a scripted charging session, printed as a transcript
+                     (--firmware: a whole signed firmware update instead, L01)
+  ocpp2lite sign-firmware --key KEY.pem [--cert CERT.pem] [--out FILE] IMAGE
+                     base64 signature of IMAGE for UpdateFirmware (RSA PKCS#1 v1.5 / ECDSA P-256,
+                     SHA-256; needs PyPI cryptography)
   ocpp2lite deploy   copy the compiled stack and a board configuration to a device with mpremote
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
   ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
@@ -76,6 +80,40 @@ def _sim(argv):
     return sim.main()
 
 
+def _sign_firmware(argv):
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="ocpp2lite sign-firmware",
+        description="Sign a firmware image for UpdateFirmware (OCPP 2.0.1 Part 2 L01, FirmwareType."
+                    "signature): prints the base64 signature over the whole file (RSASSA-PKCS1-v1_5 "
+                    "with an RSA key, DER ECDSA with a P-256 key; SHA-256). Needs PyPI cryptography.")
+    ap.add_argument("--key", required=True, help="PEM private key (unencrypted) of the signing certificate")
+    ap.add_argument("--cert", help="PEM signing certificate: checked to match the key (it goes in "
+                                   "firmware.signingCertificate)")
+    ap.add_argument("--out", help="also write the base64 signature to this file")
+    ap.add_argument("image", help="the firmware image file")
+    a = ap.parse_args(argv)
+    from ocpp2lite import fwsign
+    try:
+        with open(a.key, "rb") as f:
+            key_pem = f.read()
+        sig = fwsign.sign_file(key_pem, a.image)
+        if a.cert:
+            with open(a.cert, "rb") as f:
+                if not fwsign.matches(f.read(), key_pem):
+                    print("sign-firmware: %s does not hold the public key of %s" % (a.cert, a.key),
+                          file=sys.stderr)
+                    return 1
+    except (OSError, ValueError, TypeError) as e:
+        print("sign-firmware: %s" % e, file=sys.stderr)
+        return 1
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(sig + "\n")
+    print(sig)
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -90,6 +128,8 @@ def main(argv=None):
     if cmd == "demo":
         from ocpp2lite import demo
         return demo.main(rest)
+    if cmd == "sign-firmware":
+        return _sign_firmware(rest)
     if cmd == "deploy":
         from ocpp2lite import deploy
         return deploy.main(rest)

@@ -17,6 +17,10 @@ violations (:mod:`ocpp2lite.schema_check`), 1 otherwise, 2 on bad arguments.
 a test PKI made at run time (``ocpp2lite.pki``, PyPI ``cryptography``), the station trusts only its
 root (OCPP_CSMS_ROOT_CERT) and authenticates with HTTP Basic auth.
 
+``--firmware``: instead of the charging session, one whole L01 secure firmware update (signed
+image served over HTTP on loopback, FirmwareStatusNotification sequence, reboot, Installed; see
+:mod:`ocpp2lite.demo_fw`).
+
 Also provides :class:`StationProcess`, the subprocess wrapper the end-to-end tests build on.
 """
 import argparse
@@ -269,6 +273,20 @@ class Demo:
             os.mkdir(state_dir_station)
         else:
             state_dir_station = state_dir
+        fw = None
+        if a.firmware:
+            try:
+                from ocpp2lite import demo_fw
+            except ImportError:
+                self.out("!! --firmware signs its image with PyPI cryptography: pip install cryptography")
+                return 2
+            fw_dir = os.path.join(state_dir, "fw")
+            os.mkdir(fw_dir)
+            fw_env, fw_files, fw_signed = demo_fw.prepare(fw_dir)
+            extra = dict(extra, **fw_env)
+            state_dir_station = os.path.join(state_dir, "station")
+            os.makedirs(state_dir_station, exist_ok=True)
+            fw = lambda: demo_fw.run(self, csms, st, fw_files, fw_signed)   # noqa: E731
         csms = Csms(tokens=(a.token,), log=self.out, log_width=width, heartbeat_interval=a.heartbeat_interval,
                     **tls)
         await csms.start()
@@ -281,7 +299,10 @@ class Demo:
             await self.step("start the Charging Station: %s (station id %s, CSMS %s)"
                       % (" ".join(cmd), a.station_id, csms.url))
             await st.start()
-            await st.guard(self._session(csms, st))
+            if fw is not None:
+                self.ok = await st.guard(fw())
+            else:
+                await st.guard(self._session(csms, st))
         except (asyncio.TimeoutError, ConnectionError, OcppCallError) as e:
             self.out("")
             self.out("!! demo failed: %s" % e)
@@ -402,6 +423,9 @@ def _parse_args(argv):
     p.add_argument("--tls", action="store_true",
                    help="security profile 2: the CSMS serves wss:// with a test PKI made now (needs PyPI "
                         "cryptography); the station trusts only its root and uses HTTP Basic auth")
+    p.add_argument("--firmware", action="store_true",
+                   help="instead of the charging session: a whole signed firmware update (L01) against the "
+                        "CSMS, the image served over HTTP on loopback (needs PyPI cryptography)")
     p.add_argument("--full", action="store_true", help="print payloads in full (default: cut at 300 characters)")
     p.add_argument("--verbose", action="store_true", help="also print the station's own log (stderr)")
     return p.parse_args(argv)

@@ -339,8 +339,10 @@ def build(board_name="desktop", probed=None):
          "probe: CustomerInformation; lite_stack/blocks/customerinfo.py REFERENCES = %s" % (
              ", ".join(_customer_refs()))),
         ("C-20", "Allowing New Sessions Pending a FirmwareUpdate",
-         _yn(var("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate") is not None),
-         "device model: ChargingStation.AllowNewSessionsPendingFirmwareUpdate"),
+         _yn(value("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate") == "true"),
+         "ChargingStation.AllowNewSessionsPendingFirmwareUpdate = %s: the install waits until the "
+         "transactions end, no new one starts, idle connectors Unavailable (TC_L_15_CS)"
+         % value("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate")),
         ("C-21", "Support for queuing all or only Transaction related messages until they are delivered to the CSMS",
          _yn(var("OCPPCommCtrlr", "QueueAllMessages") is not None),
          "device model: OCPPCommCtrlr.QueueAllMessages (only TransactionEvents are queued)"),

@@ -186,7 +186,8 @@ def test_TC_B_53_CS_full_inventory_covers_the_54_required_variables(tmp_path):
         else:
             assert attr["value"] != "" or dtype == "string"
     assert sorted(items) == [("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None),
-                             ("OCPPCommCtrlr", "HeartbeatInterval", None)]   # the two extras
+                             ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", None),
+                             ("OCPPCommCtrlr", "HeartbeatInterval", None)]   # the extras
 
 
 # ---- fuzzing -------------------------------------------------------------------------------

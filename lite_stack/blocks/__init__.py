@@ -12,6 +12,8 @@ its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its st
   F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
   G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
   J metering       J01 clock-aligned meter values                          blocks/metering.py
+  L fw status      L01 boot reason FirmwareUpdate, resume after a reboot,
+                   TriggerMessage FirmwareStatusNotification               blocks/fwstatus.py
 
 On-demand blocks (``ON_DEMAND``: action -> module name) are rare: the router imports the module
 when its action arrives and drops it from ``sys.modules`` when its work is done, so its function
@@ -29,10 +31,13 @@ the job never starts (task set full, answer cancelled), and a job calls ``done()
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
   N customer info  CustomerInformation -> NotifyCustomerInformation
                    (N09 get, N10 clear)                                    blocks/customerinfo.py
+  L firmware       UpdateFirmware (L01 secure firmware update)             blocks/firmware.py
+
+An on-demand block may also be started without a request: ``Router.demand(name)`` (``ctx.demand``)
+calls its ``resume(ctx, done)`` (``fwstatus`` resumes a firmware update after a reboot).
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
-firmware update (L:
-``firmware``), diagnostics (N: ``diagnostics``), smart charging (K:
+diagnostics (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
 """
@@ -48,6 +53,7 @@ ON_DEMAND = {
     "DeleteCertificate": "certificates",
     "SetNetworkProfile": "netprofile",
     "CustomerInformation": "customerinfo",
+    "UpdateFirmware": "firmware",
 }
 
 _PKG = "lite_stack.blocks"
@@ -100,7 +106,24 @@ class Router:
             return None
         return lambda p: self._demand(name, action, p)
 
+    def demand(self, name):
+        """Start the on-demand block ``name`` without a request: its ``resume(ctx, done)``."""
+        mod, done = self._load(name)
+        try:
+            mod.resume(self.ctx, done)
+        except Exception as e:
+            done()
+            self.ctx.log("%s resume failed: %s %s" % (name, type(e).__name__, e))
+
     def _demand(self, name, action, payload):
+        mod, done = self._load(name)
+        try:
+            return mod.handle(self.ctx, action, payload, done)
+        except Exception:
+            done()
+            raise
+
+    def _load(self, name):
         mod = load(name)
         self.busy[name] = self.busy.get(name, 0) + 1
         finished = [False]
@@ -115,8 +138,4 @@ class Router:
                 return
             self.busy.pop(name, None)
             release(_PKG + "." + name, *getattr(mod, "RELEASE", ()))
-        try:
-            return mod.handle(self.ctx, action, payload, done)
-        except Exception:
-            done()
-            raise
+        return mod, done

@@ -13,7 +13,8 @@
 - TriggerMessage entries: StatusNotification, Heartbeat (F06).
 
 Connector status (ConnectorStatusEnumType): Faulted (a fault), else Occupied (a transaction),
-else Unavailable (EVSE or Charging Station Inoperative, even with a cable plugged in: a Scheduled
+else Unavailable (EVSE or Charging Station Inoperative, or a firmware install pending (L01.FR.07,
+``ctx.fw_pending``), even with a cable plugged in: a Scheduled
 Inoperative applies when the transaction ends, G04.FR.06, TC_G_14), else Occupied (plugged in),
 else Available.
 """
@@ -58,8 +59,8 @@ class Availability:
             return FAULTED
         if e.tx:
             return OCCUPIED
-        if not (e.operative and self.ctx.operative):
-            return UNAVAILABLE   # also with the EV still plugged in (TC_G_14 step 7)
+        if not (e.operative and self.ctx.operative) or self.ctx.fw_pending:
+            return UNAVAILABLE   # (fw_pending: a firmware install waits, L01.FR.07) also with the EV still plugged in (TC_G_14 step 7)
         if e.plugged:
             return OCCUPIED
         return AVAILABLE

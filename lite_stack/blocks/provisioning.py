@@ -3,7 +3,8 @@ GetBaseReport are the on-demand blocks ``variables`` and ``report``).
 
 Registration (B01-B03): BootNotification on every connection until Accepted (reason PowerUp;
 RemoteReset after a Reset, ScheduledReset after a Reset OnIdle that waited for the transactions
-to end (TC_B_21), persisted in store record ``boot``; Triggered after a
+to end (TC_B_21), persisted in store record ``boot``; FirmwareUpdate when ``ctx.boot_reason`` says
+so before this block is built (the resident ``fwstatus`` block, L01); Triggered after a
 TriggerMessage(BootNotification) during Pending, TC_B_02); while Pending or Rejected nothing
 else is sent (B02.FR.02/B03.FR.02) except what a TriggerMessage asks for during Pending; retries
 after ``interval`` (B02.FR.01/B03.FR.01), or ``BOOT_RETRY_S`` when the CSMS gives 0 or no answer.
@@ -42,6 +43,8 @@ class Provisioning:
         self.ctx = ctx
         self.connected = connected
         self.boot_reason = (ctx.store.load(STORE) or {}).get("boot", "PowerUp")
+        if self.boot_reason == "PowerUp":
+            self.boot_reason = ctx.boot_reason   # FirmwareUpdate, set by fwstatus (L01)
         ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
         self._trigger = Kick()
         self._reset_now = asyncio.Event()

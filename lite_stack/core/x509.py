@@ -1,10 +1,11 @@
 """A minimal X.509 reader (RFC 5280) for exactly what OCPP 2.0.1 certificate management needs
 (Part 2 M03-M05, A00 trust anchors): PEM -> DER, and from the DER of a certificate the serial
-number, issuer and subject Names, subject public key, validity and basicConstraints cA.
+number, issuer and subject Names, subject public key (and its algorithm), validity,
+basicConstraints cA, and the signed part with its signature (L01 firmware signing certificates).
 
 MicroPython has no X.509 parser; this is the one pure-Python path on both interpreters. It does
-not verify signatures (mbedTLS / OpenSSL do that during the TLS handshake against the installed
-roots); it decodes definite-length DER only and checks every length against the bytes left, so
+not verify signatures itself (mbedTLS / OpenSSL do that during the TLS handshake; the firmware
+signing chain is checked by ``lite_stack.core.sigverify``); it decodes definite-length DER only and checks every length against the bytes left, so
 malformed input raises ``ValueError`` and never reads past its buffer.
 
 - ``pem_ders(text)`` -> list of DER bytes, one per ``CERTIFICATE`` block, at most ``MAX_CHAIN``.
@@ -102,9 +103,12 @@ def _time(b, s, e, tag):
 class Cert:
     """Fields read from one certificate. ``serial`` (bytes, INTEGER content), ``issuer`` /
     ``subject`` (bytes, whole DER Name element), ``key`` (bytes, subjectPublicKey BIT STRING
-    value without the unused-bits octet), ``not_before`` / ``not_after`` (int epoch s),
-    ``ca`` (bool, basicConstraints cA)."""
-    serial = issuer = subject = key = None
+    value without the unused-bits octet), ``key_alg`` / ``key_param`` (bytes, the SPKI algorithm
+    OID content and its named-curve OID or None), ``tbs`` (bytes, whole DER tbsCertificate),
+    ``sig_alg`` (bytes, signatureAlgorithm OID content), ``sig`` (bytes, signatureValue without
+    the unused-bits octet; checked by ``lite_stack.core.sigverify``), ``not_before`` /
+    ``not_after`` (int epoch s), ``ca`` (bool, basicConstraints cA)."""
+    serial = issuer = subject = key = key_alg = key_param = tbs = sig_alg = sig = None
     not_before = not_after = 0
     ca = False
 
@@ -121,10 +125,21 @@ def parse(der):
     tag, s, e = _tlv(b, 0, n)
     if tag != 0x30 or e != n:
         raise ValueError("der certificate")
+    ts = s
     tag, s, e = _tlv(b, s, e)            # tbsCertificate
     if tag != 0x30:
         raise ValueError("der tbs")
     c = Cert()
+    c.tbs = bytes(b[ts:e])
+    tag, vs, ve = _tlv(b, e, n)           # signatureAlgorithm
+    if tag != 0x30:
+        raise ValueError("der sigalg")
+    tag, os_, oe = _tlv(b, vs, ve)
+    c.sig_alg = bytes(b[os_:oe])
+    tag, vs, ve = _tlv(b, ve, n)          # signatureValue BIT STRING
+    if tag != 0x03 or ve - vs < 2 or ve != n:
+        raise ValueError("der signature")
+    c.sig = bytes(b[vs + 1:ve])
     tag, vs, i = _tlv(b, s, e)
     if tag == 0xA0:                       # [0] EXPLICIT version
         tag, vs, i = _tlv(b, i, e)
@@ -150,7 +165,15 @@ def parse(der):
     tag, vs, i = _tlv(b, j, e)            # subjectPublicKeyInfo
     if tag != 0x30:
         raise ValueError("der spki")
-    _, _, ks = _tlv(b, vs, i)             # algorithm
+    tag, as_, ks = _tlv(b, vs, i)         # algorithm
+    if tag != 0x30:
+        raise ValueError("der key algorithm")
+    tag, os_, oe = _tlv(b, as_, ks)
+    c.key_alg = bytes(b[os_:oe])
+    if oe < ks:
+        tag, os_, pe = _tlv(b, oe, ks)
+        if tag == 0x06:
+            c.key_param = bytes(b[os_:pe])
     tag, ks, ke = _tlv(b, ks, i)          # subjectPublicKey BIT STRING
     if tag != 0x03 or ke - ks < 2:
         raise ValueError("der key")

@@ -79,8 +79,8 @@ def status(results):
 # ---- table ---------------------------------------------------------------------------------
 
 def test_table_declares_56_variables_in_id_order():
-    assert table.COUNT == ids.COUNT == 56
-    assert table.TABLE.count("\n") == 56 and table.TABLE.endswith("\n")
+    assert table.COUNT == ids.COUNT == 57
+    assert table.TABLE.count("\n") == 57 and table.TABLE.endswith("\n")
     names = {}
     for vid in range(table.COUNT):
         f = table.row(vid).split("|")
@@ -537,7 +537,7 @@ def test_B07_TC_B_13_CS_TC_B_53_CS_full_inventory_has_every_variable_once_per_ev
     for evses in (1, 2):
         dm, _ = make(evses=evses, live=Live())
         items = _all_items(dm, "FullInventory")
-        assert len(items) == 48 + 8 * evses
+        assert len(items) == 49 + 8 * evses
         keys = {}
         for it in items:
             c = it["component"]
@@ -587,7 +587,7 @@ def test_B07_parts_fit_bytes_per_message_and_items_per_message():
             parts.append(p)
             flags.append(tbc)
         assert flags == [True] * (len(parts) - 1) + [False]
-        assert sum(len(p) for p in parts) == 64
+        assert sum(len(p) for p in parts) == 65
         for seq, p in enumerate(parts):
             assert 0 < len(p) <= n_items
             frame = dumps([2, "0123456789abcdef0123456789abcdef0123", "NotifyReport",
