@@ -33,10 +33,10 @@ What it does and does not do:
 import asyncio
 import os
 import struct
-from binascii import b2a_base64
 from hashlib import sha1
 
 from lite_stack.core.frames import HEAD_KEEP, Oversized, utf8  # noqa: F401 (re-exported)
+from lite_stack.core.net import b64 as _b64, basic, split_url, within as _within
 
 try:
     from micropython import const
@@ -66,10 +66,6 @@ class WsError(Exception):
         self.status = status
 
 
-def _b64(data):
-    return b2a_base64(data)[:-1].decode()
-
-
 def accept_key(key_b64):
     """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key`` (str -> str): base64(SHA-1(key + GUID)),
     RFC 6455 §4.2.2 item 5.4."""
@@ -79,50 +75,12 @@ def accept_key(key_b64):
 def parse_url(url):
     """``ws://host[:port][/path]`` or ``wss://...`` -> ``(secure, host, port, path)`` with
     secure bool, host str, port int (default 80 / 443), path str starting with "/" (a query after
-    the path is kept). Raises ``ValueError`` for another scheme, an empty host or a bad port
-    (RFC 6455 §3)."""
-    secure = url.startswith("wss://")
-    if not (secure or url.startswith("ws://")):
+    the path is kept). Raises ``ValueError`` for another scheme, user-info, an empty host or a bad
+    port (RFC 6455 §3; ``core.net.split_url``)."""
+    scheme, user, _, host, port, path = split_url(url)
+    if scheme not in ("ws", "wss") or user is not None:
         raise ValueError(url)
-    rest = url[5 + secure:]
-    i = rest.find("/")
-    if i < 0:
-        i = len(rest)
-    host, path = rest[:i], rest[i:] or "/"
-    port = 443 if secure else 80
-    if ":" in host:
-        host, port = host.rsplit(":", 1)
-        port = int(port)
-    if not host or not 0 < port < 65536:
-        raise ValueError(url)
-    return secure, host, port, path
-
-
-async def _within(clock, aw, s):
-    # Await `aw` at most `s` seconds on the injected clock; raise asyncio.TimeoutError on expiry.
-    if clock is None:
-        return await asyncio.wait_for(aw, s)
-    ev = asyncio.Event()
-    res = [None, None]
-
-    async def run():
-        try:
-            res[0] = await aw
-        except BaseException as e:  # noqa: B036 - handed back to the waiter below
-            res[1] = e
-        ev.set()
-    t = asyncio.create_task(run())
-    ok = False
-    try:
-        ok = await clock.wait(ev, s)
-    finally:
-        if not ok:
-            t.cancel()
-    if not ok:
-        raise asyncio.TimeoutError
-    if res[1] is not None:
-        raise res[1]
-    return res[0]
+    return scheme == "wss", host, port, path
 
 
 class WebSocket:
@@ -182,7 +140,7 @@ class WebSocket:
                "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
                % (path, host, port, key, proto))
         if auth:
-            req += "Authorization: Basic %s\r\n" % _b64(("%s:%s" % tuple(auth)).encode())
+            req += "Authorization: %s\r\n" % basic(auth)
         for k in headers or ():
             req += "%s: %s\r\n" % (k, headers[k])
         await self._tx((req + "\r\n").encode())
