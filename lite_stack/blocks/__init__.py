@@ -25,10 +25,13 @@ run after the response) has ended:
                    DeleteCertificate (M03-M05)                             blocks/certificates.py
   B net profiles   SetNetworkProfile (B09, A05)                            blocks/netprofile.py
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
+  N diagnostics    N01 GetLog -> upload, LogStatusNotification (the
+                   trigger and the diagnostics log are resident:
+                   lite_stack.diaglog)                                     blocks/diagnostics.py
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
 firmware update (L:
-``firmware``), diagnostics and customer information (N: ``diagnostics``), smart charging (K:
+``firmware``), customer information (N: ``diagnostics``), smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
 """
@@ -43,6 +46,7 @@ ON_DEMAND = {
     "GetInstalledCertificateIds": "certificates",
     "DeleteCertificate": "certificates",
     "SetNetworkProfile": "netprofile",
+    "GetLog": "diagnostics",
 }
 
 _PKG = "lite_stack.blocks"

@@ -21,8 +21,11 @@ block Accepts only for an EVSE without a held authorization; one that appears wh
 of AuthorizeRemoteStart is under way is not overwritten (the remote start is then dropped, logged).
 EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).
 ClearCache: Rejected, there is no cache (C11.FR.04).
+Logs name an idToken only by its hash (``diaglog.token_ref``): the log goes to the diagnostics
+log in flash (N01), which holds no personal data.
 """
 from device_model import ids
+from lite_stack.diaglog import token_ref
 
 
 class Authorization:
@@ -107,7 +110,7 @@ class Authorization:
             return
         key = (tok.get("idToken"), tok.get("type"))
         if key in self._busy or self._held(tok):
-            ctx.log("IdToken %s already being authorized or held: ignored" % tok["idToken"])
+            ctx.log("IdToken %s already being authorized or held: ignored" % token_ref(tok["idToken"]))
             return
         self._busy.append(key)
         try:
@@ -116,7 +119,7 @@ class Authorization:
             self._busy.remove(key)
         status = info.get("status") if info else None
         if status != "Accepted":
-            ctx.log("IdToken %s not authorized: %s" % (tok["idToken"], status))
+            ctx.log("IdToken %s not authorized: %s" % (token_ref(tok["idToken"]), status))
             return
         group = info.get("groupIdToken")
         if self._stop_by(tok, group):

@@ -60,7 +60,11 @@ class Server:
     async def route(self, method, path, w):
         def out(s):
             w.write(s if isinstance(s, bytes) else s.encode())
-        if method == "PUT":
+        if method == "PUT" and path.startswith("/private/"):
+            out("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+        elif method == "PUT" and path.startswith("/missing/"):
+            out("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        elif method == "PUT":
             out("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
         elif path == "/cl":
             out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
@@ -295,7 +299,8 @@ def test_upload_put_streams_file_with_content_length_and_basic_auth():
     assert h["content-length"] == str(len(BODY)) and h["authorization"] == basic(("u", "p@"))
 
     async def refused(base, s):
-        return await _catch(upload(base + "/x", _file(d) + "missing", Clock(), 5))
-    e, _ = scenario(refused)
-    assert isinstance(e, OSError)
+        return (await _catch(upload(base + "/x", _file(d) + "missing", Clock(), 5)),
+                await _catch(upload(base + "/missing/x", _file(d), Clock(), 5)))
+    (e, e404), _ = scenario(refused)
+    assert isinstance(e, OSError) and isinstance(e404, HttpError) and e404.status == 404
     rmtree(d)
