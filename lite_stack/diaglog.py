@@ -16,7 +16,8 @@ it becomes ``diag.old`` (the previous ``diag.old``, the oldest half, is dropped)
 ``2 * seg_bytes`` of flash. Power cut: on littlefs an append is atomic; on FAT the last line may
 be cut short, so a start ends an unterminated last line and readers skip lines that do not
 parse. A failing write (flash full, no directory) is ignored: logging never stops the station.
-RAM: the object (path strings, one size int, the upload state).
+RAM: the object (path strings, one size int, the upload state). At start it also removes the
+upload temporaries (``TMP_PREFIX``) a power cut left behind.
 
 ``DiagLog(root, clock, seg_bytes=SEG_BYTES)``; ``add(text)``; ``copy(f, oldest, latest)``
 writes the entries with ``oldest <= epoch_s <= latest`` (None: unbounded) to the open text file
@@ -41,6 +42,7 @@ SEG_BYTES = const(4096)  # bytes per file of the ring (two files)
 LINE_MAX = const(120)  # characters of text kept per entry
 CUR = "diag.log"
 OLD = "diag.old"
+TMP_PREFIX = "getlog-"  # temporary upload files of blocks.diagnostics, swept at start
 
 
 def token_ref(id_token):
@@ -73,6 +75,12 @@ class DiagLog:
             except OSError:
                 pass
         self.size = max(self.size, 0)
+        try:  # upload temporaries left by a power cut during a GetLog (N01)
+            for name in os.listdir(root):
+                if name.startswith(TMP_PREFIX):
+                    os.remove(root + "/" + name)
+        except OSError:
+            pass
 
     def _append(self, b):
         with open(self.cur, "ab") as f:

@@ -15,9 +15,10 @@ Request -> response:
 
 The upload (after the response, a task; the one clock for every wait):
 1. The entries with ``log.oldestTimestamp <= time <= log.latestTimestamp`` (each optional;
-   only entries in that window are uploaded) are written to ``getlog-<requestId>.tmp`` in the state directory
+   only entries in that window are uploaded) are written to ``getlog-<requestId>`` in the state directory
    (one line each, RFC 3339 time first; bounded: the rings are bounded), removed at the end
-   whatever happens, also when cancelled.
+   whatever happens, also when cancelled; one left by a power cut is removed at the next start
+   (``DiagLog``). (Not ``*.tmp``: the store would take it for a cut record write.)
 2. LogStatusNotification ``Uploading`` (N01.FR.07, TC_N_25 step 3), then the file is sent to
    ``log.remoteLocation`` + "/" + filename (the location names a directory: the Charging Station
    picks the file name, GetLogResponse.filename): ``http(s)://`` PUT, ``ftp://user:pass@host:port/
@@ -43,6 +44,7 @@ reboot there is no upload and the trigger says ``Idle``.
 """
 from lite_stack.clock import iso, parse_iso
 from lite_stack.core.rpc import CallError
+from lite_stack.diaglog import TMP_PREFIX
 from lite_stack.seclog import SecLog
 
 try:
@@ -128,7 +130,7 @@ def handle(ctx, action, p, done):
     async def job():
         import asyncio
         me[1] = asyncio.current_task()
-        path = "%s/getlog-%d.tmp" % (ctx.store.root, rid)
+        path = "%s/%s%d" % (ctx.store.root, TMP_PREFIX, rid)
         try:
             if me[2]:
                 return   # cancelled before it started

@@ -15,7 +15,8 @@ def scenario(fn):
     """Boot a Rig with real I/O enabled and a running HTTP server; fn(rig, srv, base_url)."""
     async def main():
         rig = Rig()
-        rig.clock.real_io = 2
+        rig.clock.real_io = 2            # ms of real time per simulated jump: sockets progress
+        rig.settings["poll_ms"] = 1000   # fewer jumps per simulated second: long waits stay fast
         srv = Server()
         server, srv.port = await _start(srv)
         try:
@@ -183,11 +184,13 @@ def test_F06_trigger_LogStatusNotification_Idle_then_Uploading_with_requestId():
 def test_N01_oldest_and_latest_timestamp_window():
     async def s(rig, srv, base):
         t0 = rig.clock.now()
+        rig.clock.real_io = 0            # no socket in use while time passes
         rig.station.ctx.log("marker-A")
         await rig.settle(1000)
         rig.station.ctx.log("marker-B")
         await rig.settle(1000)
         rig.station.ctx.log("marker-C")
+        rig.clock.real_io = 2
         await rig.csms.call("GetLog", _getlog(20, base + "/upload", oldestTimestamp=iso(t0 + 500),
                                               latestTimestamp=iso(t0 + 1500)))
         await _until(rig, 2)
@@ -241,6 +244,15 @@ def test_diaglog_power_cut_mid_line_recovered_and_skipped():
     assert log.copy(out) == 3
     assert out.lines[0].endswith(" first\n") and out.lines[2].endswith(" second\n")
     assert log.copy(Sink(), oldest=clock.now() + 1) == 0
+    rmtree(d)
+
+
+def test_diaglog_start_removes_upload_temporaries_left_by_a_power_cut():
+    d = tmpdir("diag")
+    with open(d + "/getlog-5", "w") as f:
+        f.write("partial")
+    DiagLog(d, VirtualClock())
+    assert os.listdir(d) == []
     rmtree(d)
 
 
