@@ -60,7 +60,9 @@ class Server:
     async def route(self, method, path, w):
         def out(s):
             w.write(s if isinstance(s, bytes) else s.encode())
-        if method == "PUT" and path.startswith("/private/"):
+        if method == "PUT" and path.startswith("/stall/"):
+            await asyncio.sleep(2)   # never answers in time
+        elif method == "PUT" and path.startswith("/private/"):
             out("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
         elif method == "PUT" and path.startswith("/missing/"):
             out("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
@@ -303,4 +305,17 @@ def test_upload_put_streams_file_with_content_length_and_basic_auth():
                 await _catch(upload(base + "/missing/x", _file(d), Clock(), 5)))
     (e, e404), _ = scenario(refused)
     assert isinstance(e, OSError) and isinstance(e404, HttpError) and e404.status == 404
+    rmtree(d)
+
+
+def test_upload_to_a_server_that_never_answers_times_out():
+    d = tmpdir("http")
+    with open(_file(d), "wb") as f:
+        f.write(BODY)
+
+    async def client(base, s):
+        return await _catch(upload(base + "/stall/x", _file(d), Clock(), 0.3))
+    e, s = scenario(client)
+    assert isinstance(e, HttpError) and e.message == "timeout", e
+    assert s.reqs[0][3] == BODY      # the whole body was sent first
     rmtree(d)
