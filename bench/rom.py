@@ -64,6 +64,8 @@ BLOCKS = (
     ("availability", "G Availability: status, heartbeat, ChangeAvailability", "Part 2 G01-G04"),
     ("meter", "J Meter values", "Part 2 J01-J02"),
     ("datatransfer", "P DataTransfer, on demand", "Part 2 P01"),
+    ("diagnostics", "N Diagnostics: GetLog on demand (HTTP/FTP upload), diagnostics log ring and "
+     "LogStatusNotification trigger resident", "Part 2 N01, F06"),
     ("hal", "HAL: driver interfaces and drivers (pilot, contactor, meters, RFID, I/O)",
      "IEC 61851-1, device datasheets"),
     ("boards", "Boards: pin maps and driver wiring", "-"),
@@ -97,6 +99,8 @@ MODULE_BLOCK = {
     "lite_stack/blocks/metering.py": "meter",
     "lite_stack/meter.py": "meter",
     "lite_stack/blocks/datatransfer.py": "datatransfer",
+    "lite_stack/blocks/diagnostics.py": "diagnostics",
+    "lite_stack/diaglog.py": "diagnostics",
     "lite_stack/sim.py": "entry",
     "firmware/main.py": "entry",
     "fw_image.py": "entry",
