@@ -33,3 +33,25 @@ def test_N01_security_log_uploaded_to_the_embedded_csms_TC_N_35_CS(interp, tmp_p
         body = (tmp_path / name).read_text()
         assert body.startswith("# OCPP2.Lite SecurityLog") and "StartupOfTheDevice" in body, body
     run_scenario(scenario, interp, csms_kwargs={"files_dir": str(tmp_path)})
+
+
+def test_N01_diagnostics_log_uploaded_by_ftp_STOR_TC_N_25_CS(interp, tmp_path):
+    import pytest
+    pytest.importorskip("pyftpdlib")
+    from ocpp2lite.files import serve_ftp
+    ftp = serve_ftp("127.0.0.1", 0, str(tmp_path), "lab", "pw")
+    try:
+        async def scenario(csms, st):
+            _, i = await booted(csms)
+            await csms.wait_for("StatusNotification", since=i + 1, timeout=15)
+            r = await csms.call("GetLog", {"requestId": 9, "logType": "DiagnosticsLog",
+                                           "log": {"remoteLocation": ftp.url + "/"}})
+            assert r["status"] == "Accepted"
+            done, _ = await csms.wait_for("LogStatusNotification",
+                                          lambda p: p["status"] != "Uploading", since=i, timeout=30)
+            assert done == {"status": "Uploaded", "requestId": 9}, done
+            body = (tmp_path / r["filename"]).read_text()
+            assert body.startswith("# OCPP2.Lite DiagnosticsLog requestId 9") and "connected to" in body
+        run_scenario(scenario, interp)
+    finally:
+        ftp.close()
