@@ -28,7 +28,8 @@ auth=None)`` -> int bytes written to the file ``path``;
   ``.message`` str) for a non-2xx answer, a malformed answer, too many redirects, a body larger
   than ``max_bytes`` (``"too large"``; checked against ``Content-Length`` before writing and while
   streaming), a body cut short (``"truncated"``) and a timeout (``"timeout"``); other ``OSError``
-  for network failures (refused, reset, DNS). On any failure of ``download`` the partial file is
+  for network failures (refused, reset, DNS, a TLS handshake refused: untrusted or wrong host
+  name; MicroPython's ValueError from mbedTLS becomes ``OSError("TLS: ...")``). On any failure of ``download`` the partial file is
   removed: nothing half-written stays behind.
 - Memory: one response head of at most ``MAX_HEAD`` bytes, one chunk of ``CHUNK`` bytes at a time.
 
@@ -87,12 +88,17 @@ class _Conn:
             raise HttpError("timeout")
         except EOFError:  # CPython IncompleteReadError is one too
             raise HttpError("truncated")
+        except ValueError as e:  # MicroPython: mbedTLS handshake failure (first write or read)
+            raise OSError("TLS: %s" % e)
 
     async def open(self, host, port, ssl=None):
         self.r, self.w = await self.step(asyncio.open_connection(host, port, ssl=ssl))
 
     async def send(self, data):
-        self.w.write(data)
+        try:
+            self.w.write(data)  # MicroPython writes at once: the TLS handshake may fail here
+        except ValueError as e:
+            raise OSError("TLS: %s" % e)
         await self.step(self.w.drain())
 
     async def read(self, n):
