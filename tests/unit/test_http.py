@@ -71,6 +71,12 @@ class Server:
         elif path == "/cl":
             out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
             out(BODY)
+        elif path == "/big":   # 1 MB in 4 kB writes
+            out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (256 * 4096))
+            piece = bytes(range(256)) * 16
+            for _ in range(256):
+                out(piece)
+                await w.drain()
         elif path == "/eof":
             out("HTTP/1.0 200 OK\r\n\r\n")
             out(BODY)
@@ -318,4 +324,26 @@ def test_upload_to_a_server_that_never_answers_times_out():
     e, s = scenario(client)
     assert isinstance(e, HttpError) and e.message == "timeout", e
     assert s.reqs[0][3] == BODY      # the whole body was sent first
+    rmtree(d)
+
+
+def test_download_1_MB_in_constant_memory():
+    from tests.unit.util import heap_used
+    d = tmpdir("http")
+    seen = []
+    n = [0]
+
+    def cb(b):
+        n[0] += 1
+        if n[0] % 500 == 0:
+            seen.append(heap_used())
+
+    async def client(base, s):
+        heap_used()   # CPython: starts tracing
+        return await download(base + "/big", _file(d), Clock(), 10, on_chunk=cb)
+    got, _ = scenario(client)
+    assert got == 256 * 4096 and os.stat(_file(d))[6] == got and len(seen) >= 3, (got, seen)
+    import gc
+    if hasattr(gc, "mem_alloc"):   # MicroPython (CPython's trace also holds the in-test server's
+        assert max(seen[1:]) - min(seen[1:]) < 4096, seen   # buffers): flat while 1 MB goes through
     rmtree(d)
