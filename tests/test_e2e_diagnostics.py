@@ -1,5 +1,5 @@
-"""End-to-end N01 GetLog: the simulated station as a subprocess (CPython and MicroPython) against the
-embedded CSMS with its lab file server (``Csms(files_dir=...)``, ``ocpp2lite.files``): the log is
+"""End-to-end N01 GetLog: the simulated station as a subprocess (CPython and MicroPython) against
+the embedded CSMS with its lab file server (``Csms(files_dir=...)``, ``ocpp2lite.files``): the log is
 PUT to ``files_url + "/upload/<filename>"`` over a real loopback socket and arrives whole; every
 frame is checked against the OCPP 2.0.1 schemas (run_scenario)."""
 from tests.harness import booted, run_scenario
@@ -51,7 +51,8 @@ def test_N01_diagnostics_log_uploaded_by_ftp_STOR_TC_N_25_CS(interp, tmp_path):
                                           lambda p: p["status"] != "Uploading", since=i, timeout=30)
             assert done == {"status": "Uploaded", "requestId": 9}, done
             body = (tmp_path / r["filename"]).read_text()
-            assert body.startswith("# OCPP2.Lite DiagnosticsLog requestId 9") and "connected to" in body
+            assert body.startswith("# OCPP2.Lite DiagnosticsLog requestId 9")
+            assert "connected to" in body
         run_scenario(scenario, interp)
     finally:
         ftp.close()

@@ -1,6 +1,12 @@
 """N01 GetLog (OCPP 2.0.1 Part 2 N01; Part 6 TC_N_25_CS, TC_N_26_CS, TC_N_35_CS, TC_N_36_CS), an
 on-demand block: loaded when a GetLog arrives, released when its upload has ended (with the HTTP/
-FTP client ``core.http`` / ``core.ftp``, see ``RELEASE``).
+FTP client ``core.http`` / ``core.ftp``, see ``RELEASE``; a block that imported them itself, e.g.
+the firmware update, keeps its own references and goes on working).
+
+Sources: Part 2's text is not in ../shared/spec; the requirement ids below are those the Part 6
+test cases list (TC_N_25: N01.FR.01/02/04/07/08/09/13, TC_N_26: .10, TC_N_35: .03, TC_N_36: .12)
+and the behaviour is read from the test cases' steps and tool validations (and errata 2025-01
+§6.2.22); where a step leaves a choice, the choice is stated here.
 
 Request -> response:
 - ``logType`` ``DiagnosticsLog`` (``lite_stack.diaglog``: what the station did) or ``SecurityLog``
@@ -15,9 +21,9 @@ Request -> response:
 
 The upload (after the response, a task; the one clock for every wait):
 1. The entries with ``log.oldestTimestamp <= time <= log.latestTimestamp`` (each optional;
-   only entries in that window are uploaded) are written to ``getlog-<requestId>`` in the state directory
-   (one line each, RFC 3339 time first; bounded: the rings are bounded), removed at the end
-   whatever happens, also when cancelled; one left by a power cut is removed at the next start
+   only entries in that window are uploaded) are written to ``getlog-<requestId>`` in the state
+   directory (one line each, RFC 3339 time first; bounded: the rings are bounded), removed at
+   the end whatever happens, also when cancelled; one left by a power cut is removed at the next start
    (``DiagLog``). (Not ``*.tmp``: the store would take it for a cut record write.)
 2. LogStatusNotification ``Uploading`` (N01.FR.07, TC_N_25 step 3), then the file is sent to
    ``log.remoteLocation`` + "/" + filename (the location names a directory: the Charging Station

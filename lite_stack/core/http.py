@@ -29,8 +29,8 @@ auth=None)`` -> int bytes written to the file ``path``;
   than ``max_bytes`` (``"too large"``; checked against ``Content-Length`` before writing and while
   streaming), a body cut short (``"truncated"``) and a timeout (``"timeout"``); other ``OSError``
   for network failures (refused, reset, DNS, a TLS handshake refused: untrusted or wrong host
-  name; MicroPython's ValueError from mbedTLS becomes ``OSError("TLS: ...")``). On any failure of ``download`` the partial file is
-  removed: nothing half-written stays behind.
+  name; MicroPython's ValueError from mbedTLS becomes ``OSError("TLS: ...")``). On any failure
+  of ``download`` the partial file is removed: nothing half-written stays behind.
 - Memory: one response head of at most ``MAX_HEAD`` bytes, one chunk of ``CHUNK`` bytes at a time.
 
 Why not micropython-lib ``requests`` / ``aiohttp``: ``requests`` is blocking (it would stall the
