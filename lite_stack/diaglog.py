@@ -2,8 +2,9 @@
 is not prescribed) and the resident state of a log upload (F06 TriggerMessage
 LogStatusNotification).
 
-What goes in: every line the station logs through ``Context.log`` (connection up/down and
-failures, registration, errors, undelivered messages; the tap is ``Context.diag``) and the events
+What goes in: a line at each start (firmware version), every line the station logs through
+``Context.log`` (connection up/down and failures, registration, errors, undelivered messages;
+the tap is ``Context.diag``) and the events
 ``accepted`` (boot reason), ``tx_started`` / ``tx_ended`` (transaction ids), ``fault``,
 ``security`` (event type) and ``token`` (only a hash: ``token_ref``). No idToken in clear, no
 message payloads (frames are not logged here).
@@ -137,6 +138,7 @@ class DiagLog:
         ctx.diag = self
         ctx.subscribe(self)
         ctx.triggers["LogStatusNotification"] = self.trigger
+        self.add("station start, firmware %s" % getattr(ctx.board, "FIRMWARE_VERSION", "?"))
 
     def on_event(self, kind, evse, data):
         if kind == "accepted":

@@ -785,6 +785,8 @@ def _parse_args(argv):
                    help="also run the lab file server on --files-port: GET /files/<name> serves DIR "
                         "(firmware), PUT /upload/<name> stores GetLog uploads in DIR")
     p.add_argument("--files-port", type=int, default=9001, help="port of --files (default 9001)")
+    p.add_argument("--ftp-port", type=int, default=None, metavar="PORT",
+                   help="with --files: also serve DIR by FTP (pyftpdlib; user lab, password lab)")
     p.add_argument("--width", type=int, default=0, help="cut logged payloads to this many characters (0 = full)")
     return p.parse_args(argv)
 
@@ -810,9 +812,16 @@ async def _serve(args, token_status, group_ids):
                 log_width=args.width or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
                 files_dir=args.files, files_port=args.files_port)
     await csms.start()
+    ftp = None
+    if args.files and args.ftp_port is not None:
+        from ocpp2lite.files import serve_ftp
+        ftp = serve_ftp(args.host, args.ftp_port, args.files)
+        _printer("FTP server on %s (%s)" % (ftp.url, args.files))
     try:
         await asyncio.Event().wait()
     finally:
+        if ftp:
+            ftp.close()
         await csms.stop()
 
 

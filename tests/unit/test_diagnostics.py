@@ -76,6 +76,7 @@ def test_N01_FR_01_FR_07_FR_08_diagnostics_log_uploaded_TC_N_25_CS():
         text = body.decode()
         assert text.startswith("# OCPP2.Lite DiagnosticsLog requestId 7")
         assert "boot reason PowerUp: registration Accepted" in text and "connected to" in text
+        assert "station start, firmware " in text
         assert token_ref("SECRET-TAG-1") in text and "SECRET-TAG-1" not in text
         assert not _tmp_left(rig)
         assert "lite_stack.blocks.diagnostics" not in sys.modules   # on-demand: released
