@@ -131,8 +131,26 @@ class _Conn:
                 pass
 
 
+def _join(u, loc):
+    # a Location (absolute URL, absolute path or relative path; RFC 9110 §10.2.2) -> URL
+    if "://" in loc:
+        return loc
+    path = u[5].split("?")[0]
+    if not loc.startswith("/"):
+        loc = path[:path.rfind("/") + 1] + loc
+    return "%s://%s:%d%s" % (u[0], u[3], u[4], loc)
+
+
 async def _head(c):
-    # -> (status int, headers dict with lower-case names); the head is at most MAX_HEAD bytes
+    # -> (status int, headers dict with lower-case names) of the final (non-1xx) answer; each
+    # head is at most MAX_HEAD bytes
+    while True:
+        status, h = await _head1(c)
+        if not 100 <= status < 200:   # 1xx interim answers are skipped (RFC 9110 §15.2)
+            return status, h
+
+
+async def _head1(c):
     n = 0
     st = await c.line()
     parts = st.split(b" ")
@@ -252,8 +270,7 @@ async def download(url, path, clock, timeout_s=60, max_bytes=None, on_chunk=None
                 await _request(c, "GET", u, tls, auth)
                 status, h = await _head(c)
                 if status in _REDIRECTS and "location" in h:
-                    loc = h["location"]
-                    url = loc if "://" in loc else "%s://%s:%d%s" % (u[0], u[3], u[4], loc)
+                    url = _join(u, h["location"])
                     continue
                 if not 200 <= status < 300:
                     raise HttpError("HTTP %d" % status, status)

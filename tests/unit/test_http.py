@@ -68,7 +68,7 @@ class Server:
             out("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         elif method == "PUT":
             out("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
-        elif path == "/cl":
+        elif path in ("/cl", "/cl100"):
             out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
             out(BODY)
         elif path == "/big":   # 1 MB in 4 kB writes
@@ -93,6 +93,8 @@ class Server:
         elif path.startswith("/redir"):
             n = int(path[6:] or "1")
             loc = "/cl" if n <= 1 else "/redir%d" % (n - 1)
+            if n == 3:
+                loc = "redir2"     # relative to /: /redir2
             if n == 2:
                 loc = "http://127.0.0.1:%d%s" % (self.port, loc)
             out("HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % loc)
@@ -177,9 +179,9 @@ def test_download_content_length_streams_to_file_with_on_chunk():
     rmtree(d)
 
 
-def test_download_chunked_RFC9112_7_1_and_body_to_eof():
+def test_download_chunked_RFC9112_7_1_body_to_eof_and_1xx_skipped():
     d = tmpdir("http")
-    for path in ("/chunked", "/eof"):
+    for path in ("/chunked", "/eof", "/cl100"):
         async def client(base, s):
             return await download(base + path, _file(d), None, 5)
         n, _ = scenario(client)
