@@ -133,6 +133,16 @@ def handle(ctx, action, p, done):
         if prev[1] is not None:
             prev[1].cancel()
 
+    if ctx.diag:
+        ctx.diag.upload = rid   # TriggerMessage LogStatusNotification: Uploading from now on
+
+    def end():
+        if _job[0] is me:
+            _job[0] = None
+            if ctx.diag:
+                ctx.diag.upload = None
+        done()
+
     async def job():
         import asyncio
         me[1] = asyncio.current_task()
@@ -143,18 +153,15 @@ def handle(ctx, action, p, done):
             if prev is not None:
                 await ctx.send("LogStatusNotification", {"status": "AcceptedCanceled",
                                                          "requestId": prev[0]})
-            if ctx.diag:
-                ctx.diag.upload = rid
             n = _write(ctx, path, typ, rid, oldest, latest)
             await upload(ctx, rid, path, _target(log["remoteLocation"], name), retries, interval, n)
         finally:
             _rm(path)
-            if _job[0] is me:
-                _job[0] = None
-                if ctx.diag:
-                    ctx.diag.upload = None
-            done()
-    ctx.after(job)
+            end()
+    try:   # with ``ctx.after(fn, dropped)`` (a job that never starts still ends the block)
+        ctx.after(job, end)
+    except TypeError:   # a Context whose after() takes only fn
+        ctx.after(job)
     return {"status": "AcceptedCanceled" if prev is not None else "Accepted", "filename": name}
 
 
