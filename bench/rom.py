@@ -67,6 +67,8 @@ BLOCKS = (
     ("customerinfo", "N Customer information, on demand: CustomerInformation", "Part 2 N09-N10"),
     ("firmware", "L Firmware update: UpdateFirmware on demand (download, signature verify, install), "
      "resident status/boot reason/trigger", "Part 2 L01, F06"),
+    ("diagnostics", "N Diagnostics: GetLog on demand (HTTP/FTP upload), diagnostics log ring and "
+     "LogStatusNotification trigger resident", "Part 2 N01, F06"),
     ("hal", "HAL: driver interfaces and drivers (pilot, contactor, meters, RFID, I/O)",
      "IEC 61851-1, device datasheets"),
     ("boards", "Boards: pin maps and driver wiring", "-"),
@@ -104,6 +106,8 @@ MODULE_BLOCK = {
     "lite_stack/blocks/firmware.py": "firmware",
     "lite_stack/blocks/fwstatus.py": "firmware",
     "lite_stack/core/sigverify.py": "firmware",
+    "lite_stack/blocks/diagnostics.py": "diagnostics",
+    "lite_stack/diaglog.py": "diagnostics",
     "lite_stack/sim.py": "entry",
     "firmware/main.py": "entry",
     "fw_image.py": "entry",

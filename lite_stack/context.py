@@ -7,7 +7,9 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 - ``clock`` (the one injectable clock), ``dm`` (device model), ``store`` (persisted records; each
   block owns the record names it writes), ``board`` (constants), ``evses`` (list of
   ``lite_stack.evse.Evse``: the shared connector state), ``queue`` (the persisted
-  TransactionEvent queue, ``lite_stack.txqueue.TxQueue``), ``log(text)``.
+  TransactionEvent queue, ``lite_stack.txqueue.TxQueue``), ``log(text)`` (also written to
+  ``diag``, the diagnostics log ``lite_stack.diaglog.DiagLog``, when set; its ``upload`` is the
+  requestId of the GetLog upload in progress or None).
 - ``await send(action, payload)``: a non-transaction CALL; the response payload, or None when it
   could not be delivered (offline, send queue full, timeout, CALLERROR).
 - ``emit(kind, evse, data)``: an event to every block that has ``on_event``, called at once in
@@ -152,8 +154,11 @@ class Context:
         self.reconnect = None
         self.certs = None
         self.net = None
+        self.diag = None
 
     def log(self, text):
+        if self.diag is not None:   # the diagnostics log (lite_stack.diaglog, N01)
+            self.diag.add(text)
         if self._log:
             self._log(text)
 

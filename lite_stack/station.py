@@ -42,6 +42,7 @@ from lite_stack.core.certstore import CertStore
 from lite_stack.core.link import Link
 from lite_stack.core.netconf import NetConf, factory_sp
 from lite_stack.core.rpc import Rpc
+from lite_stack.diaglog import DiagLog
 from lite_stack.evse import Evse
 from lite_stack.txqueue import TxQueue
 
@@ -98,6 +99,8 @@ class Station:
             if hasattr(b, "on_event"):
                 ctx.subscribe(b)
         self.rpc.handlers = router
+        self.diag = DiagLog(store.root, clock)   # N01 diagnostics log; taps ctx.log
+        self.diag.attach(ctx)
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
 
     def _factory_certs(self, settings, log):

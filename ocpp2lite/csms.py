@@ -378,13 +378,22 @@ class Csms:
       With tls_port None the one listener is TLS (``url`` is wss://); with tls_port an int (0 =
       any free port) a second, TLS listener is added next to the ws:// one (``tls_url``), so a
       station can move from profile 1 to 2 (TC_A_19).
+    - files_dir: a directory -> the lab file server (``ocpp2lite.files.serve_files``) is started
+      with the CSMS on ``host``:``files_port`` (0 = any free port): ``GET /files/<name>`` serves
+      firmware images (L01), ``PUT /upload/<name>`` receives GetLog uploads (N01) into it;
+      ``files_url`` is its ``http://host:port`` (None without files_dir), so a GetLog
+      ``remoteLocation`` is ``files_url + "/upload"``.
     Frames: ``messages`` (list of Frame; absolute index = frame.index), ``violations`` (list of str).
     """
 
     def __init__(self, host="127.0.0.1", port=0, tokens=DEFAULT_TOKENS, password=None, boot_status="Accepted",
                  heartbeat_interval=300, log=None, token_status=None, group_ids=None, unknown_status="Invalid",
-                 ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None):
+                 ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None,
+                 files_dir=None, files_port=0):
         self.host = host
+        self.files_dir = files_dir
+        self.files_port = files_port
+        self._files = None
         self.tls = None
         if tls_cert:
             import ssl
@@ -435,7 +444,18 @@ class Csms:
                   % (self.url, SUBPROTOCOL, ", Basic auth" if self.password else ""))
         if both:
             self._log("CSMS listening on %s/<stationId> (TLS)" % self.tls_url)
+        if self.files_dir:
+            from ocpp2lite.files import serve_files
+            self._files = await serve_files(self.host, self.files_port, self.files_dir)
+            self.files_port = self._files.port
+            self._log("file server on %s: GET /files/<name>, PUT /upload/<name> (%s)"
+                      % (self.files_url, self.files_dir))
         return self.port
+
+    @property
+    def files_url(self):
+        """http://host:port of the lab file server (files_dir given), else None."""
+        return self._files.url if self._files else None
 
     @property
     def url(self):
@@ -450,6 +470,9 @@ class Csms:
 
     async def stop(self):
         """Close every connection and the listening socket."""
+        if self._files is not None:
+            self._files.close()
+            self._files = None
         if self._tls_server is not None:
             self._tls_server.close()
             self._tls_server = None
@@ -758,6 +781,12 @@ def _parse_args(argv):
                    help="BootNotification status (default Accepted)")
     p.add_argument("--heartbeat-interval", type=int, default=300,
                    help="interval in the BootNotification answer, s (default 300)")
+    p.add_argument("--files", default=None, metavar="DIR",
+                   help="also run the lab file server on --files-port: GET /files/<name> serves DIR "
+                        "(firmware), PUT /upload/<name> stores GetLog uploads in DIR")
+    p.add_argument("--files-port", type=int, default=9001, help="port of --files (default 9001)")
+    p.add_argument("--ftp-port", type=int, default=None, metavar="PORT",
+                   help="with --files: also serve DIR by FTP (pyftpdlib; user lab, password lab)")
     p.add_argument("--width", type=int, default=0, help="cut logged payloads to this many characters (0 = full)")
     return p.parse_args(argv)
 
@@ -780,11 +809,19 @@ async def _serve(args, token_status, group_ids):
     csms = Csms(host=args.host, port=args.port, tokens=args.token or DEFAULT_TOKENS, password=args.password,
                 boot_status=args.boot_status, heartbeat_interval=args.heartbeat_interval, log=_printer,
                 token_status=token_status, group_ids=group_ids, unknown_status=args.unknown_status,
-                log_width=args.width or None, tls_cert=args.tls_cert, tls_key=args.tls_key)
+                log_width=args.width or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                files_dir=args.files, files_port=args.files_port)
     await csms.start()
+    ftp = None
+    if args.files and args.ftp_port is not None:
+        from ocpp2lite.files import serve_ftp
+        ftp = serve_ftp(args.host, args.ftp_port, args.files)
+        _printer("FTP server on %s (%s)" % (ftp.url, args.files))
     try:
         await asyncio.Event().wait()
     finally:
+        if ftp:
+            ftp.close()
         await csms.stop()
 
 

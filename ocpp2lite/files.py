@@ -9,6 +9,7 @@ and ``server.url`` (``"http://host:port"``):
   in 64 kB pieces; 404 when missing.
 - ``PUT /upload/<name>`` (``Content-Length`` or chunked body) -> the body is written to
   ``root/<name>.part`` and renamed to ``root/<name>`` when complete; 201.
+- With ``ssl`` (a server ``ssl.SSLContext``) it serves HTTPS.
 - Anything else: 404 / 405; a name with "/", "\\" or starting with "." is refused (400).
   Optional Basic auth: ``auth=(user, password)`` -> 401 without the right header.
 
@@ -74,8 +75,9 @@ def _answer(w, status, reason, body=b""):
             % (status, reason.encode(), len(body)) + body)
 
 
-async def serve_files(host, port, root, auth=None):
-    """Start the file server (see the module docstring); ``root`` is created if missing."""
+async def serve_files(host, port, root, auth=None, ssl=None):
+    """Start the file server (see the module docstring); ``root`` is created if missing; ``ssl``:
+    an ``ssl.SSLContext`` (server side) -> HTTPS, ``url`` then starts with https://."""
     os.makedirs(root, exist_ok=True)
     want = None
     if auth:
@@ -125,9 +127,9 @@ async def serve_files(host, port, root, auth=None):
             except OSError:
                 pass
 
-    srv = await asyncio.start_server(handle, host, port)
+    srv = await asyncio.start_server(handle, host, port, ssl=ssl)
     srv.port = srv.sockets[0].getsockname()[1]
-    srv.url = "http://%s:%d" % (host, srv.port)
+    srv.url = "%s://%s:%d" % ("https" if ssl else "http", host, srv.port)
     return srv
 
 

@@ -76,3 +76,44 @@ def test_http_get_and_put_against_the_lab_file_server(interp, tmp_path):
     assert a == {"ok": True, "n": len(DATA)} and (tmp_path / "o").read_bytes() == DATA
     assert b == {"ok": True, "n": 1500} and (root / "diag.log").read_bytes() == b"line\n" * 300
     assert c["ok"] is False and c["status"] == 404
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    pytest.importorskip("cryptography")
+    from tests.pki import make_pki
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.mark.parametrize("interp", INTERPS)
+def test_https_verifies_the_server_right_root_wrong_root_wrong_host_no_root(interp, tmp_path, pki):
+    from tests.pki import server_context
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "fw.bin").write_bytes(DATA)
+    src = tmp_path / "diag.log"
+    src.write_bytes(b"x" * 700)
+
+    async def main(srv_pem, srv_key, host="127.0.0.1"):
+        srv = await serve_files("127.0.0.1", 0, str(root), ssl=server_context(srv_pem, srv_key))
+        base = "https://%s:%d" % (host, srv.port)
+        try:
+            ok = await _client(interp, "get", base + "/files/fw.bin", str(tmp_path / "o"), "-",
+                               pki["root_cert_pem"])
+            put = await _client(interp, "put", base + "/upload/d.log", str(src), "-",
+                                pki["root_cert_pem"])
+            wrong = await _client(interp, "get", base + "/files/fw.bin", str(tmp_path / "w"), "-",
+                                  pki["other_cert_pem"])
+            default = await _client(interp, "get", base + "/files/fw.bin", str(tmp_path / "d"))
+        finally:
+            srv.close()
+            await srv.wait_closed()
+        return ok, put, wrong, default
+    for host in ("127.0.0.1", "localhost"):
+        ok, put, wrong, default = asyncio.run(main(pki["srv_pem"], pki["srv_key"], host))
+        assert ok == {"ok": True, "n": len(DATA)} and (tmp_path / "o").read_bytes() == DATA
+        assert put == {"ok": True, "n": 700} and (root / "d.log").read_bytes() == b"x" * 700
+        assert wrong["ok"] is False and not (tmp_path / "w").exists(), wrong
+        assert default["ok"] is False, default   # verifying default: the test root is unknown
+    ok, _, _, _ = asyncio.run(main(pki["wrong_pem"], pki["wrong_key"]))
+    assert ok["ok"] is False, ok                 # certificate for another host name

@@ -31,13 +31,16 @@ the job never starts (task set full, answer cancelled), and a job calls ``done()
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
   N customer info  CustomerInformation -> NotifyCustomerInformation
                    (N09 get, N10 clear)                                    blocks/customerinfo.py
+  N diagnostics    N01 GetLog -> upload, LogStatusNotification (the
+                   trigger and the diagnostics log are resident:
+                   lite_stack.diaglog)                                     blocks/diagnostics.py
   L firmware       UpdateFirmware (L01 secure firmware update)             blocks/firmware.py
 
 An on-demand block may also be started without a request: ``Router.demand(name)`` (``ctx.demand``)
 calls its ``resume(ctx, done)`` (``fwstatus`` resumes a firmware update after a reboot).
 
 Named places for the blocks still to come (answered CALLERROR NotImplemented until then):
-diagnostics (N: ``diagnostics``), smart charging (K:
+smart charging (K:
 ``smartcharging``), local authorization list (D: ``locallist``), reservation (H:
 ``reservation``).
 """
@@ -54,6 +57,7 @@ ON_DEMAND = {
     "SetNetworkProfile": "netprofile",
     "CustomerInformation": "customerinfo",
     "UpdateFirmware": "firmware",
+    "GetLog": "diagnostics",
 }
 
 _PKG = "lite_stack.blocks"

@@ -23,8 +23,11 @@ EVConnectionTimeOut: an authorization with no cable within the timeout is cleare
 Event ``customer_clear`` (N10 Clear Customer Information, from the customerinfo block): an
 authorization held for that IdToken (no transaction yet) is dropped.
 ClearCache: Rejected, there is no cache (C11.FR.04).
+Logs name an idToken only by its hash (``diaglog.token_ref``): the log goes to the diagnostics
+log in flash (N01), which holds no personal data.
 """
 from device_model import ids
+from lite_stack.diaglog import token_ref
 
 
 class Authorization:
@@ -113,7 +116,7 @@ class Authorization:
             return
         key = (tok.get("idToken"), tok.get("type"))
         if key in self._busy or self._held(tok):
-            ctx.log("IdToken %s already being authorized or held: ignored" % tok["idToken"])
+            ctx.log("IdToken %s already being authorized or held: ignored" % token_ref(tok["idToken"]))
             return
         self._busy.append(key)
         try:
@@ -122,7 +125,7 @@ class Authorization:
             self._busy.remove(key)
         status = info.get("status") if info else None
         if status != "Accepted":
-            ctx.log("IdToken %s not authorized: %s" % (tok["idToken"], status))
+            ctx.log("IdToken %s not authorized: %s" % (token_ref(tok["idToken"]), status))
             return
         group = info.get("groupIdToken")
         if self._stop_by(tok, group):

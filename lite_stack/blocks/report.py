@@ -6,7 +6,8 @@ most ItemsPerMessage[GetReport] items and BytesPerMessage[GetReport] bytes each 
 but the last, ``seqNo`` from 0, one ``generatedAt`` for all; Part 6 TC_B_12/TC_B_13, B07.FR.03,
 B07.FR.04); SummaryInventory (optional) is NotSupported (B07.FR.02, TC_B_15). Only the part being sent is in RAM: the parts are built
 lazily by ``DeviceModel.report_parts`` (module ``device_model.report``, also released after).
-A second GetBaseReport while one is still being sent is Rejected, so two reports never hold RAM
+A second GetBaseReport while one is still being sent is Rejected (an unsupported reportBase is
+NotSupported even then, so the answer does not depend on timing), so two reports never hold RAM
 at once (the CSMS may ask again once the first has ended).
 """
 
@@ -15,13 +16,13 @@ _running = [False]
 
 
 def handle(ctx, action, p, done):
+    parts = ctx.dm.report_parts(p["reportBase"])   # lazy: nothing built yet
+    if parts is None:   # checked first: NotSupported whether or not a report is being sent
+        done()
+        return {"status": "NotSupported"}
     if _running[0]:
         done()
         return {"status": "Rejected"}
-    parts = ctx.dm.report_parts(p["reportBase"])
-    if parts is None:
-        done()
-        return {"status": "NotSupported"}
     rid = p["requestId"]
     _running[0] = True
 

@@ -28,8 +28,9 @@ auth=None)`` -> int bytes written to the file ``path``;
   ``.message`` str) for a non-2xx answer, a malformed answer, too many redirects, a body larger
   than ``max_bytes`` (``"too large"``; checked against ``Content-Length`` before writing and while
   streaming), a body cut short (``"truncated"``) and a timeout (``"timeout"``); other ``OSError``
-  for network failures (refused, reset, DNS). On any failure of ``download`` the partial file is
-  removed: nothing half-written stays behind.
+  for network failures (refused, reset, DNS, a TLS handshake refused: untrusted or wrong host
+  name; MicroPython's ValueError from mbedTLS becomes ``OSError("TLS: ...")``). On any failure
+  of ``download`` the partial file is removed: nothing half-written stays behind.
 - Memory: one response head of at most ``MAX_HEAD`` bytes, one chunk of ``CHUNK`` bytes at a time.
 
 Why not micropython-lib ``requests`` / ``aiohttp``: ``requests`` is blocking (it would stall the
@@ -87,12 +88,17 @@ class _Conn:
             raise HttpError("timeout")
         except EOFError:  # CPython IncompleteReadError is one too
             raise HttpError("truncated")
+        except ValueError as e:  # MicroPython: mbedTLS handshake failure (first write or read)
+            raise OSError("TLS: %s" % e)
 
     async def open(self, host, port, ssl=None):
         self.r, self.w = await self.step(asyncio.open_connection(host, port, ssl=ssl))
 
     async def send(self, data):
-        self.w.write(data)
+        try:
+            self.w.write(data)  # MicroPython writes at once: the TLS handshake may fail here
+        except ValueError as e:
+            raise OSError("TLS: %s" % e)
         await self.step(self.w.drain())
 
     async def read(self, n):
@@ -125,8 +131,26 @@ class _Conn:
                 pass
 
 
+def _join(u, loc):
+    # a Location (absolute URL, absolute path or relative path; RFC 9110 §10.2.2) -> URL
+    if "://" in loc:
+        return loc
+    path = u[5].split("?")[0]
+    if not loc.startswith("/"):
+        loc = path[:path.rfind("/") + 1] + loc
+    return "%s://%s:%d%s" % (u[0], u[3], u[4], loc)
+
+
 async def _head(c):
-    # -> (status int, headers dict with lower-case names); the head is at most MAX_HEAD bytes
+    # -> (status int, headers dict with lower-case names) of the final (non-1xx) answer; each
+    # head is at most MAX_HEAD bytes
+    while True:
+        status, h = await _head1(c)
+        if not 100 <= status < 200:   # 1xx interim answers are skipped (RFC 9110 §15.2)
+            return status, h
+
+
+async def _head1(c):
     n = 0
     st = await c.line()
     parts = st.split(b" ")
@@ -246,8 +270,7 @@ async def download(url, path, clock, timeout_s=60, max_bytes=None, on_chunk=None
                 await _request(c, "GET", u, tls, auth)
                 status, h = await _head(c)
                 if status in _REDIRECTS and "location" in h:
-                    loc = h["location"]
-                    url = loc if "://" in loc else "%s://%s:%d%s" % (u[0], u[3], u[4], loc)
+                    url = _join(u, h["location"])
                     continue
                 if not 200 <= status < 300:
                     raise HttpError("HTTP %d" % status, status)

@@ -60,11 +60,23 @@ class Server:
     async def route(self, method, path, w):
         def out(s):
             w.write(s if isinstance(s, bytes) else s.encode())
-        if method == "PUT":
+        if method == "PUT" and path.startswith("/stall/"):
+            await asyncio.sleep(2)   # never answers in time
+        elif method == "PUT" and path.startswith("/private/"):
+            out("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+        elif method == "PUT" and path.startswith("/missing/"):
+            out("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        elif method == "PUT":
             out("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
-        elif path == "/cl":
+        elif path in ("/cl", "/cl100"):
             out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
             out(BODY)
+        elif path == "/big":   # 1 MB in 4 kB writes
+            out("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (256 * 4096))
+            piece = bytes(range(256)) * 16
+            for _ in range(256):
+                out(piece)
+                await w.drain()
         elif path == "/eof":
             out("HTTP/1.0 200 OK\r\n\r\n")
             out(BODY)
@@ -81,6 +93,8 @@ class Server:
         elif path.startswith("/redir"):
             n = int(path[6:] or "1")
             loc = "/cl" if n <= 1 else "/redir%d" % (n - 1)
+            if n == 3:
+                loc = "redir2"     # relative to /: /redir2
             if n == 2:
                 loc = "http://127.0.0.1:%d%s" % (self.port, loc)
             out("HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % loc)
@@ -165,9 +179,9 @@ def test_download_content_length_streams_to_file_with_on_chunk():
     rmtree(d)
 
 
-def test_download_chunked_RFC9112_7_1_and_body_to_eof():
+def test_download_chunked_RFC9112_7_1_body_to_eof_and_1xx_skipped():
     d = tmpdir("http")
-    for path in ("/chunked", "/eof"):
+    for path in ("/chunked", "/eof", "/cl100"):
         async def client(base, s):
             return await download(base + path, _file(d), None, 5)
         n, _ = scenario(client)
@@ -295,7 +309,43 @@ def test_upload_put_streams_file_with_content_length_and_basic_auth():
     assert h["content-length"] == str(len(BODY)) and h["authorization"] == basic(("u", "p@"))
 
     async def refused(base, s):
-        return await _catch(upload(base + "/x", _file(d) + "missing", Clock(), 5))
-    e, _ = scenario(refused)
-    assert isinstance(e, OSError)
+        return (await _catch(upload(base + "/x", _file(d) + "missing", Clock(), 5)),
+                await _catch(upload(base + "/missing/x", _file(d), Clock(), 5)))
+    (e, e404), _ = scenario(refused)
+    assert isinstance(e, OSError) and isinstance(e404, HttpError) and e404.status == 404
+    rmtree(d)
+
+
+def test_upload_to_a_server_that_never_answers_times_out():
+    d = tmpdir("http")
+    with open(_file(d), "wb") as f:
+        f.write(BODY)
+
+    async def client(base, s):
+        return await _catch(upload(base + "/stall/x", _file(d), Clock(), 0.3))
+    e, s = scenario(client)
+    assert isinstance(e, HttpError) and e.message == "timeout", e
+    assert s.reqs[0][3] == BODY      # the whole body was sent first
+    rmtree(d)
+
+
+def test_download_1_MB_in_constant_memory():
+    from tests.unit.util import heap_used
+    d = tmpdir("http")
+    seen = []
+    n = [0]
+
+    def cb(b):
+        n[0] += 1
+        if n[0] % 500 == 0:
+            seen.append(heap_used())
+
+    async def client(base, s):
+        heap_used()   # CPython: starts tracing
+        return await download(base + "/big", _file(d), Clock(), 10, on_chunk=cb)
+    got, _ = scenario(client)
+    assert got == 256 * 4096 and os.stat(_file(d))[6] == got and len(seen) >= 3, (got, seen)
+    import gc
+    if hasattr(gc, "mem_alloc"):   # MicroPython (CPython's trace also holds the in-test server's
+        assert max(seen[1:]) - min(seen[1:]) < 4096, seen   # buffers): flat while 1 MB goes through
     rmtree(d)
