@@ -59,7 +59,7 @@ F_FLAGS = const(10)
 
 TABLE = (
     "0|MessageTimeout|Default|R|i|s|1|||30|\n"
-    "0|FileTransferProtocols||R|m||||FTP,FTPS,HTTP,HTTPS,SFTP|HTTP,HTTPS|\n"
+    "0|FileTransferProtocols||R|m||||FTP,FTPS,HTTP,HTTPS,SFTP|FTP,HTTP,HTTPS|\n"
     "0|NetworkConfigurationPriority||W|q||||0,1|0|B\n"
     "0|NetworkProfileConnectionAttempts||W|i||1|100||3|\n"
     "0|OfflineThreshold||W|i|s|0|||60|\n"
