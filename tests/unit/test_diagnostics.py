@@ -6,9 +6,9 @@ import sys
 
 from lite_stack.clock import VirtualClock, iso
 from lite_stack.diaglog import CUR, OLD, DiagLog, token_ref
-from tests.unit.test_http import Server, _start
+from tests.unit.test_http import Server
 from tests.unit.test_station import Rig
-from tests.unit.util import rmtree, run, tmpdir
+from tests.unit.util import rmtree, run, start_server, tmpdir
 
 
 def scenario(fn):
@@ -18,7 +18,7 @@ def scenario(fn):
         rig.clock.real_io = 2            # ms of real time per simulated jump: sockets progress
         rig.settings["poll_ms"] = 1000   # fewer jumps per simulated second: long waits stay fast
         srv = Server()
-        server, srv.port = await _start(srv)
+        server, srv.port = await start_server(srv)
         try:
             await rig.boot()
             return await fn(rig, srv, "http://127.0.0.1:%d" % srv.port)
@@ -54,7 +54,7 @@ async def _until(rig, n, timeout=600):
 
 async def _refused():
     # a loopback port nobody listens on
-    s, port = await _start(Server())
+    s, port = await start_server(Server())
     s.close()
     await s.wait_closed()
     return port

@@ -10,9 +10,8 @@ from lite_stack.clock import VirtualClock
 from tests.unit import fwcerts as F
 from tests.unit.test_firmware import IMG, NOW, _req, _sec, _st
 from tests.unit.test_station import Rig, scenario
-from tests.unit.util import tmpdir
+from tests.unit.util import start_server, tmpdir
 
-_port = [30000 + int.from_bytes(os.urandom(2), "big") % 10000]
 
 
 async def _serve(r, w):
@@ -48,16 +47,6 @@ async def _serve(r, w):
             pass
 
 
-async def _start():
-    for _ in range(200):
-        _port[0] = 30000 + (_port[0] - 30000 + 1) % 10000
-        try:
-            return await asyncio.start_server(_serve, "127.0.0.1", _port[0]), _port[0]
-        except OSError:
-            pass
-    raise OSError("no free port")
-
-
 def _rig():
     c = VirtualClock()
     c.real_io = 2
@@ -66,7 +55,7 @@ def _rig():
 
 def test_L01_real_http_bad_input_each_ends_in_download_failed_TC_L_07_CS():
     async def s(rig):
-        srv, port = await _start()
+        srv, port = await start_server(_serve)
         try:
             await rig.boot()
             rig.station.certs.install("ManufacturerRootCertificate", F.ROOT_EC)
@@ -92,7 +81,7 @@ def test_L01_real_http_bad_input_each_ends_in_download_failed_TC_L_07_CS():
 
 def test_L01_real_http_download_verify_install_TC_L_01_CS():
     async def s(rig):
-        srv, port = await _start()
+        srv, port = await start_server(_serve)
         try:
             await rig.boot()
             rig.station.certs.install("ManufacturerRootCertificate", F.ROOT_RSA)

@@ -8,21 +8,9 @@ from hashlib import sha256
 from lite_stack.clock import Clock, VirtualClock
 from lite_stack.core.http import HttpError, download, upload
 from lite_stack.core.net import basic, split_url
-from tests.unit.util import raises, rmtree, run, tmpdir
+from tests.unit.util import raises, rmtree, run, start_server, tmpdir
 
-_port = [20000 + int.from_bytes(os.urandom(2), "big") % 10000]
 BODY = bytes(range(256)) * 12 + b"end"  # 3075 bytes: several CHUNKs
-
-
-async def _start(cb):
-    for _ in range(200):
-        _port[0] = 20000 + (_port[0] - 20000 + 1) % 10000
-        try:
-            srv = await asyncio.start_server(cb, "127.0.0.1", _port[0])
-            return srv, _port[0]
-        except OSError:
-            pass
-    raise OSError("no free port")
 
 
 class Server:
@@ -119,7 +107,7 @@ def scenario(client):
 
     async def main():
         s = Server()
-        srv, s.port = await _start(s)
+        srv, s.port = await start_server(s)
         try:
             box["res"] = await asyncio.wait_for(client("http://127.0.0.1:%d" % s.port, s), 20)
         finally:
@@ -268,11 +256,17 @@ def test_download_on_virtual_clock_with_real_io():
     async def client(base, s):
         vc = VirtualClock()
         vc.real_io = 2
+
+        async def ticker():   # 10 ms simulated per jump: the 5 s timeout is ~1 s of real I/O
+            while True:
+                await vc.sleep(0.01)
         t = asyncio.create_task(vc.run())
+        k = asyncio.create_task(ticker())
         try:
             return await download(base + "/cl", _file(d), vc, 5)
         finally:
             t.cancel()
+            k.cancel()
     n, _ = scenario(client)
     assert n == len(BODY)
     rmtree(d)
@@ -282,7 +276,7 @@ def test_connection_refused_raises_OSError_unknown_scheme_ValueError():
     d = tmpdir("http")
 
     async def main():
-        srv, port = await _start(Server())
+        srv, port = await start_server(Server())
         srv.close()
         await srv.wait_closed()
         return await _catch(download("http://127.0.0.1:%d/x" % port, _file(d), Clock(), 5))

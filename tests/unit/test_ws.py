@@ -4,16 +4,14 @@ The server below is written independently of lite_stack.core.ws (its own framing
 so that a mistake in the client cannot be mirrored by the server.
 """
 import asyncio
-import os
 import struct
 from binascii import a2b_base64, b2a_base64
 from hashlib import sha1
 
 from lite_stack.clock import Clock
 from lite_stack.core.ws import HEAD_KEEP, Oversized, WebSocket, WsError, accept_key, parse_url
-from tests.unit.util import run, raises
+from tests.unit.util import raises, run, start_server
 
-_port = [30000 + int.from_bytes(os.urandom(2), "big") % 20000]
 
 
 def _server_accept(key):
@@ -99,17 +97,6 @@ class Peer:
         return struct.unpack(">H", p[:2])[0] if p else None, p[2:]
 
 
-async def _start(cb):
-    for _ in range(200):
-        _port[0] = 30000 + (_port[0] - 30000 + 1) % 30000
-        try:
-            srv = await asyncio.start_server(cb, "127.0.0.1", _port[0])
-            return srv, _port[0]
-        except OSError:
-            pass
-    raise OSError("no free port")
-
-
 def scenario(server, client, path="/ocpp/CS001"):
     """Run server(peer) for the first connection and client(url) concurrently; re-raise a server
     failure; return (client result, peer)."""
@@ -133,7 +120,7 @@ def scenario(server, client, path="/ocpp/CS001"):
                     pass
                 done.set()
 
-        srv, port = await _start(cb)
+        srv, port = await start_server(cb)
         try:
             box["res"] = await asyncio.wait_for(client("ws://127.0.0.1:%d%s" % (port, path)), 20)
             await asyncio.wait_for(done.wait(), 10)
@@ -320,7 +307,7 @@ def test_basic_auth_header_security_profile_1_A00_TC_A_01_CS():
 
 def test_connect_refused_raises_WsError():
     async def main():
-        srv, port = await _start(lambda r, w: None)
+        srv, port = await start_server(lambda r, w: None)
         srv.close()
         await srv.wait_closed()
         return await _connect_error("ws://127.0.0.1:%d/x" % port, timeout=5)

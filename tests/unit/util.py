@@ -83,3 +83,20 @@ def heap_used():
     if not tracemalloc.is_tracing():
         tracemalloc.start()
     return tracemalloc.get_traced_memory()[0]
+
+
+_free = [int.from_bytes(os.urandom(2), "big")]
+
+
+async def start_server(cb, lo=20000, span=30000):
+    """``asyncio.start_server(cb)`` on 127.0.0.1 at the next free port in ``[lo, lo + span)``
+    (a random start per process, so parallel runs rarely collide) -> ``(server, port)``; raises
+    ``OSError`` after 200 ports in use."""
+    for _ in range(200):
+        _free[0] += 1
+        port = lo + _free[0] % span
+        try:
+            return await asyncio.start_server(cb, "127.0.0.1", port), port
+        except OSError:
+            pass
+    raise OSError("no free port")
