@@ -11,7 +11,7 @@ from lite_stack.clock import iso
 from lite_stack.core import sigverify as S
 from lite_stack.core import x509
 from tests.unit import fwcerts as F
-from tests.unit.test_station import Rig, scenario
+from tests.unit.test_station import scenario
 from tests.unit.util import tmpdir
 
 NOW = 1767225600   # VirtualClock start, 2026-01-01

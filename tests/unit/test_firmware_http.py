@@ -9,7 +9,7 @@ import os
 from lite_stack.clock import VirtualClock
 from tests.unit import fwcerts as F
 from tests.unit.test_firmware import IMG, NOW, _req, _sec, _st
-from tests.unit.test_station import Rig, scenario
+from tests.unit.test_station import scenario
 from tests.unit.util import start_server, tmpdir
 
 

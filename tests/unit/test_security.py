@@ -13,7 +13,7 @@ from lite_stack.core.certstore import CertStore, tls_failure
 from lite_stack.core.link import BACKOFF_FLOOR_S
 from lite_stack.seclog import LOG_MAX, RING_MAX, SecLog
 from tests.unit import certs as C
-from tests.unit.test_station import Rig, scenario
+from tests.unit.test_station import scenario
 from tests.unit.util import MemStore, tmpdir
 
 NOW = 1767225600   # 2026-01-01, the VirtualClock's start

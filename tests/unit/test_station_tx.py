@@ -1,7 +1,6 @@
 """Issue 4 scenarios on simulated time (both interpreters): offline authorization (C15, E12),
 E05 deauthorization, J01/J02 meter values incl. the TxEnded buffers, B04 offline status, F05
 UnlockConnector, F06 TriggerMessage, G01 status ordering and faults."""
-from device_model import ids
 from hal.sim import make_sim_evse, SimRfid
 from lite_stack import meter
 from lite_stack.clock import parse_iso, VirtualClock
