@@ -210,3 +210,16 @@ def test_headline_markdown_and_plot():
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     json.dumps(r)  # JSON-serialisable
+
+
+def test_bench_modules_import_from_outside_the_checkout(tmp_path):
+    """``ocpp2lite bench`` runs from any directory: the bench modules that reuse tests/ helpers
+    (static test PKI, MemStore) import without the checkout on sys.path (they failed with
+    ModuleNotFoundError 'tests' from the console script)."""
+    import subprocess
+    import sys
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    p = subprocess.run([sys.executable, "-c", "import bench.data, bench.fuzz, bench.sec_ram; print('ok')"],
+                       cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
