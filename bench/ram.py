@@ -972,6 +972,10 @@ def run(quick=False, progress=None, **opts):
                     b["pool_for_stack"] = b["pool_at_min"] - b["image_heap"]
                 res["bisect"][m] = b
                 done[0] += 10
+        if opts.get("transfer", True):
+            from bench import transfer as _transfer
+            res["transfer_unix"] = _transfer.unix_run()
+            tick("file transfer day (unix port)")
         if opts.get("fw32", True):
             res["fw32"] = fw32_run(progress=(lambda label: progress(min(done[0], plan), plan, label))
                                    if progress else None)
@@ -987,6 +991,7 @@ def fw32_run(progress=None, **kw):
     {"error": text} when the toolchain is missing or the build or the run fails (never raises)."""
     from bench import fw32
     t0 = time.time()
+    transfer = kw.pop("transfer", True)
     try:
         r = fw32.ram_run(progress=progress, **kw)
     except fw32.ToolchainMissing as e:
@@ -1000,6 +1005,9 @@ def fw32_run(progress=None, **kw):
         r["error"] = "Core day failed on the firmware: %s" % b.get("error")
     elif f.get("stack_import") is not None and f.get("working_set") is not None:
         r["total"] = f["stack_import"] + f["working_set"]
+    if transfer:   # the file transfer day (issue 12 budget), bench/transfer.py
+        from bench import transfer as _transfer
+        r["transfer"] = _transfer.fw32_run(progress=progress)
     r["seconds"] = round(time.time() - t0, 1)
     return r
 
@@ -1033,6 +1041,9 @@ def fw32_headline(fw):
     if fw.get("imports_resident") is not None:
         out.append(("RAM 32-bit: imports with only the resident blocks (on-demand blocks not loaded)",
                     round(kb(fw["imports_resident"]), 1), "kB", None, None))
+    if "transfer" in fw:
+        from bench import transfer
+        out += transfer.headline_rows(fw["transfer"])
     return out
 
 
@@ -1066,6 +1077,9 @@ def headline(result):
         if b.get("min_kb") is not None:
             out.append(("smallest -X heapsize passing the Core day (%s imports)" % (".py" if m == "py" else "ROMFS"),
                         b["min_kb"], "kB", None, None))
+    if result.get("transfer_unix") is not None:
+        from bench import transfer
+        out += transfer.headline_rows({"ok": True, "figures": {"phases": {}}}, result["transfer_unix"])
     t = result.get("tls") or {}
     if "gc_working_set_delta" in t:
         out.append(("TLS: extra GC heap (working set, wss vs ws)", round(kb(t["gc_working_set_delta"]), 1), "kB",
@@ -1097,6 +1111,9 @@ def markdown(result):
     main = result["main"]
     f = _main_figures(result)
     L += fw32_markdown(result.get("fw32"))
+    if (result.get("fw32") or {}).get("transfer") is not None or result.get("transfer_unix") is not None:
+        from bench import transfer
+        L += transfer.markdown((result.get("fw32") or {}).get("transfer"), result.get("transfer_unix"))
     L += ["### Secondary: the MicroPython unix port (64-bit, real sockets, real time)", ""]
     L += [
         "**Method.** The real station (`lite_stack.sim`, unchanged) runs on the `micropython` unix port as "
