@@ -39,7 +39,9 @@ Measurements (see ``markdown()`` for the method and its error):
 Interface (bench harness): ``run(quick=False, progress=None, **opts) -> dict``, ``headline(result)``,
 ``markdown(result)``, ``plot(result, png_path)``. opts: ``port`` (serial device: board run only),
 ``heap`` (-X heapsize of the sampling runs, default "512k"), ``bisect`` / ``tls`` / ``board_local``
-(bool, default True unless quick), ``fw32`` (bool, default True, also in quick mode), ``baud``.
+/ ``transfer`` (bool, default True unless quick; ``transfer``: the file transfer day on the unix
+port, bench/transfer.py), ``fw32`` (bool, default True, also in quick mode: the Core day and the
+file transfer day on the 32-bit firmware), ``baud``.
 """
 import asyncio
 import json
@@ -972,7 +974,7 @@ def run(quick=False, progress=None, **opts):
                     b["pool_for_stack"] = b["pool_at_min"] - b["image_heap"]
                 res["bisect"][m] = b
                 done[0] += 10
-        if opts.get("transfer", True):
+        if opts.get("transfer", not quick):   # the 32-bit transfer day runs in fw32_run, also quick
             from bench import transfer as _transfer
             res["transfer_unix"] = _transfer.unix_run()
             tick("file transfer day (unix port)")
@@ -987,8 +989,10 @@ def run(quick=False, progress=None, **opts):
 
 def fw32_run(progress=None, **kw):
     """The 32-bit firmware measurement (bench.fw32.ram_run) as a JSON-serialisable dict with
-    ``figures`` (``analyse`` of the Core day) and ``total`` = stack_import + working_set (bytes);
-    {"error": text} when the toolchain is missing or the build or the run fails (never raises)."""
+    ``figures`` (``analyse`` of the Core day) and ``total`` = stack_import + working_set (bytes),
+    and ``transfer`` (unless ``transfer=False``): the file transfer day, bench/transfer.py
+    ``fw32_run`` (peaks during a firmware update and a log upload); {"error": text} when the
+    toolchain is missing or the build or the run fails (never raises)."""
     from bench import fw32
     t0 = time.time()
     transfer = kw.pop("transfer", True)
