@@ -18,7 +18,7 @@ sizes on the unix port and the difference of the peaks is reported.
 One run per phase (``isolated``, the default): each phase starts from a freshly booted station,
 as on a device, where the update ends in a hard reset (fresh heap); the bench restarts the
 station in-process instead. All phases in one run (``isolated=False``, ``--sequence``) measured on
-the firmware (192 kB image): ECDSA 46.6 kB, then RSA 53.3-54.6 kB, log 43.2-44.3 kB: after the
+the firmware (192 kB image): ECDSA 46.6 kB, then RSA 52.6-53.3 kB, log 43.2 kB: after the
 first update and its in-process restart about 6-8 kB stay live, and they are gone later in the
 same run (after another restart and some idle time the heap is back at its level before the
 updates), so this is no leak that grows; what holds them (the old station until pending work ends,
