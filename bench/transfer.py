@@ -259,6 +259,10 @@ def _phase_rows(r, target):
     return rows
 
 
+def _img(tag, r):
+    return " (%d kB image)" % (r["size"] // 1024) if tag != "log" else ""
+
+
 def headline_rows(fw, unix=None):
     """Headline rows: per phase on the 32-bit firmware the total (resident imports + working set
     of the phase, on-demand modules included) against 50 kB; the unix port's as secondary rows.
@@ -272,7 +276,7 @@ def headline_rows(fw, unix=None):
         f = fw["figures"]
         for tag, name, p, ok in _phase_rows(fw, TARGET_TOTAL_KB):
             rows.append(("RAM total on a 32-bit MCU, peak during a %s: imports (incl. the loaded "
-                         "on-demand modules) + working set (%d kB image)" % (name, fw["size"] // 1024),
+                         "on-demand modules) + working set%s" % (name, _img(tag, fw)),
                          round(p["total"] / 1024.0, 1), "kB", TARGET_TOTAL_KB, ok))
         for label, what in (("fw", "firmware + sigverify + x509 + http + ftp"),
                             ("diag", "diagnostics + http + ftp")):
@@ -281,8 +285,8 @@ def headline_rows(fw, unix=None):
                              round(f["imports_" + label] / 1024.0, 1), "kB", None, None))
     if unix and unix.get("ok"):
         for tag, name, p, ok in _phase_rows(unix, None):
-            rows.append(("RAM during a %s (%s, %d kB image): imports + working set" % (
-                name, unix["where"], unix["size"] // 1024), round(p["total"] / 1024.0, 1), "kB", None, None))
+            rows.append(("RAM during a %s (%s): imports + working set%s" % (
+                name, unix["where"], _img(tag, unix)), round(p["total"] / 1024.0, 1), "kB", None, None))
         d = unix.get("constancy_delta")
         if d:
             rows.append(("RAM during a firmware update: working set at %d kB minus at %d kB image "
