@@ -3,7 +3,8 @@ and on the MicroPython unix port (64-bit, secondary).
 
 Headline (``fw32_run``, bench/fw32.py): MicroPython's qemu port for a Cortex-M3 with the stack frozen
 in runs bench/ram_board.py (in-process CSMS, simulated time) over its raw REPL; the figure set
-against OCA's 50 kB (``TARGET_TOTAL_KB``) is imported stack + working set, i.e. the stack's peak
+against OCA's 50 kB (``TARGET_TOTAL_KB``) is imported stack + working set (also during a signed
+firmware update and a log upload: the file transfer day, bench/transfer.py), i.e. the stack's peak
 live GC heap above asyncio/json (module dicts, function and class objects are heap even when the
 bytecode is frozen); our own goal is 30 kB (``GOAL_TOTAL_KB``, shown, not enforced). Interpreter,
 filesystem mount, bench script and asyncio/json are reported apart. Without the ARM toolchain or
@@ -39,7 +40,9 @@ Measurements (see ``markdown()`` for the method and its error):
 Interface (bench harness): ``run(quick=False, progress=None, **opts) -> dict``, ``headline(result)``,
 ``markdown(result)``, ``plot(result, png_path)``. opts: ``port`` (serial device: board run only),
 ``heap`` (-X heapsize of the sampling runs, default "512k"), ``bisect`` / ``tls`` / ``board_local``
-(bool, default True unless quick), ``fw32`` (bool, default True, also in quick mode), ``baud``.
+/ ``transfer`` (bool, default True unless quick; ``transfer``: the file transfer day on the unix
+port, bench/transfer.py), ``fw32`` (bool, default True, also in quick mode: the Core day and the
+file transfer day on the 32-bit firmware), ``baud``.
 """
 import asyncio
 import json
@@ -972,6 +975,10 @@ def run(quick=False, progress=None, **opts):
                     b["pool_for_stack"] = b["pool_at_min"] - b["image_heap"]
                 res["bisect"][m] = b
                 done[0] += 10
+        if opts.get("transfer", not quick):   # the 32-bit transfer day runs in fw32_run, also quick
+            from bench import transfer as _transfer
+            res["transfer_unix"] = _transfer.unix_run()
+            tick("file transfer day (unix port)")
         if opts.get("fw32", True):
             res["fw32"] = fw32_run(progress=(lambda label: progress(min(done[0], plan), plan, label))
                                    if progress else None)
@@ -983,10 +990,13 @@ def run(quick=False, progress=None, **opts):
 
 def fw32_run(progress=None, **kw):
     """The 32-bit firmware measurement (bench.fw32.ram_run) as a JSON-serialisable dict with
-    ``figures`` (``analyse`` of the Core day) and ``total`` = stack_import + working_set (bytes);
-    {"error": text} when the toolchain is missing or the build or the run fails (never raises)."""
+    ``figures`` (``analyse`` of the Core day) and ``total`` = stack_import + working_set (bytes),
+    and ``transfer`` (unless ``transfer=False``): the file transfer day, bench/transfer.py
+    ``fw32_run`` (peaks during a firmware update and a log upload); {"error": text} when the
+    toolchain is missing or the build or the run fails (never raises)."""
     from bench import fw32
     t0 = time.time()
+    transfer = kw.pop("transfer", True)
     try:
         r = fw32.ram_run(progress=progress, **kw)
     except fw32.ToolchainMissing as e:
@@ -1000,6 +1010,9 @@ def fw32_run(progress=None, **kw):
         r["error"] = "Core day failed on the firmware: %s" % b.get("error")
     elif f.get("stack_import") is not None and f.get("working_set") is not None:
         r["total"] = f["stack_import"] + f["working_set"]
+    if transfer:   # the file transfer day (issue 12 budget), bench/transfer.py
+        from bench import transfer as _transfer
+        r["transfer"] = _transfer.fw32_run(progress=progress)
     r["seconds"] = round(time.time() - t0, 1)
     return r
 
@@ -1033,6 +1046,9 @@ def fw32_headline(fw):
     if fw.get("imports_resident") is not None:
         out.append(("RAM 32-bit: imports with only the resident blocks (on-demand blocks not loaded)",
                     round(kb(fw["imports_resident"]), 1), "kB", None, None))
+    if "transfer" in fw:
+        from bench import transfer
+        out += transfer.headline_rows(fw["transfer"])
     return out
 
 
@@ -1066,6 +1082,9 @@ def headline(result):
         if b.get("min_kb") is not None:
             out.append(("smallest -X heapsize passing the Core day (%s imports)" % (".py" if m == "py" else "ROMFS"),
                         b["min_kb"], "kB", None, None))
+    if result.get("transfer_unix") is not None:
+        from bench import transfer
+        out += transfer.headline_rows({"ok": True, "figures": {"phases": {}}}, result["transfer_unix"])
     t = result.get("tls") or {}
     if "gc_working_set_delta" in t:
         out.append(("TLS: extra GC heap (working set, wss vs ws)", round(kb(t["gc_working_set_delta"]), 1), "kB",
@@ -1097,6 +1116,9 @@ def markdown(result):
     main = result["main"]
     f = _main_figures(result)
     L += fw32_markdown(result.get("fw32"))
+    if (result.get("fw32") or {}).get("transfer") is not None or result.get("transfer_unix") is not None:
+        from bench import transfer
+        L += transfer.markdown((result.get("fw32") or {}).get("transfer"), result.get("transfer_unix"))
     L += ["### Secondary: the MicroPython unix port (64-bit, real sockets, real time)", ""]
     L += [
         "**Method.** The real station (`lite_stack.sim`, unchanged) runs on the `micropython` unix port as "

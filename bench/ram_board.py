@@ -5,7 +5,9 @@ the firmware's frozen modules), prefixed with one line ``OPTS = {...}``; on the 
 ``micropython bench/ram_board.py`` runs it from the repository root. Keys of OPTS: ``board``
 (boards.<name>; default fw_image.OCPP_BOARD, else "desktop"), ``state_dir`` (persisted state of
 the run, removed at the end; default "/ram_bench_state"), ``feed_wdt`` (feed machine.WDT, for a
-firmware whose main.py already started the watchdog), ``imports`` (dotted names of every stack module
+firmware whose main.py already started the watchdog), ``rom`` (unix port: a ROMFS image of the stack's .mpy files to mount at /rom and
+import from, ``bench.ram.build_rom``), ``day`` ("transfer": the file transfer day of
+bench/ram_transfer.py, which the host prepends; else the Core day), ``imports`` (dotted names of every stack module
 to import before the ``stack`` sample; the host lists the packages, bench.port.stack_imports, so no
 module of the stack is named here except the few this script uses itself).
 
@@ -438,6 +440,17 @@ def _rmtree(path):
 def main():
     print("@P", _pool)
     sample("start")
+    if OPTS.get("rom"):
+        # unix port: the stack's .mpy files in a ROMFS image (bench.ram.build_rom) executed in
+        # place, as frozen bytecode on a board (the image's heap block is the "image" phase)
+        import os
+        import vfs
+        img = bytearray(os.stat(OPTS["rom"])[6])
+        with open(OPTS["rom"], "rb") as f:
+            f.readinto(img)
+        vfs.mount(vfs.VfsRom(img), "/rom")
+        sys.path.insert(0, "/rom")
+        sample("image")
     import asyncio
     import json  # noqa: F401
     for name in ("Event", "Lock", "wait_for"):
@@ -465,6 +478,9 @@ def main():
     sample("stack")
     _qstr("stack")
     install_probes(rpc.Rpc)
+    transfer = OPTS.get("day") == "transfer"
+    if transfer:  # bench/ram_transfer.py, prepended by the host
+        transfer_prepare(board)  # noqa: F821
     sample("probes")
     state = OPTS.get("state_dir") or "/ram_bench_state"
     _rmtree(state)
@@ -498,7 +514,7 @@ def main():
                     await asyncio.sleep_ms(500)
             asyncio.create_task(feed())
         try:
-            await core_day(csms, holder, evse_hw, rfid, clock)
+            await (transfer_day if transfer else core_day)(csms, holder, evse_hw, rfid, clock)  # noqa: F821
         finally:
             loop.cancel()
             drv.cancel()

@@ -1,7 +1,8 @@
 """CI guard (issue 5): the quick bench must show the stack inside OCA's Lite targets.
 
 Fails when the ROM of a device build exceeds 200 kB, the RAM total (imported stack + working set)
-on the 32-bit MicroPython firmware in qemu exceeds 50 kB (also when it could not be measured: CI
+on the 32-bit MicroPython firmware in qemu exceeds 50 kB, over the Core day and during a firmware
+update / log upload (bench/transfer.py; also when it could not be measured: CI
 installs the ARM toolchain and qemu, .ci/run), or the Lite-tuned month exceeds 25 MB. Sizes, heap
 counts and byte counts are deterministic; nothing here asserts a timing. Also checks that one
 `ocpp2lite bench` run writes the JSON, the Markdown and the PNGs, and that the README's RAM figures
@@ -37,9 +38,11 @@ def test_rom_of_every_build_is_within_200_kB(quick):
 
 def test_ram_total_on_the_32_bit_firmware_is_within_50_kB(quick):
     hs = _figure(quick, "ram", 50.0, "kB")
-    assert [h[0] for h in hs] == [ram.FW32_LABEL], hs          # the one RAM figure with a target
-    label, value, unit, target, ok = hs[0]
-    assert value is not None and ok and value <= 50.0, (label, value)
+    assert hs[0][0] == ram.FW32_LABEL, hs                      # the Core day's total first
+    # then issue 12's: the peak during a firmware update (ECDSA, RSA) and during a log upload
+    assert len(hs) == 4 and all("32-bit MCU, peak during a" in h[0] for h in hs[1:]), hs
+    for label, value, unit, target, ok in hs:
+        assert value is not None and ok and value <= 50.0, (label, value)
     fw = quick["ram"]["result"]["fw32"]
     f = fw["run"]["figures"]
     assert fw["total"] == f["stack_import"] + f["working_set"]

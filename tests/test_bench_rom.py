@@ -58,6 +58,17 @@ def test_rom_every_module_belongs_to_a_functional_block():
     assert rom.block_of("hal/pilot.py") == "hal"
     assert rom.block_of("lite_stack/blocks/transactions.py") == "transactions"
     assert rom.block_of("lite_stack/core/link.py") == "core"
+    # issue 12: the file client has its own row; the firmware and diagnostics blocks own theirs
+    assert rom.block_of("lite_stack/core/http.py") == rom.block_of("lite_stack/core/ftp.py") == "filetransfer"
+    assert rom.block_of("lite_stack/core/sigverify.py") == rom.block_of("lite_stack/blocks/fwstatus.py") == "firmware"
+    assert rom.block_of("lite_stack/diaglog.py") == "diagnostics"
+    assert rom.block_of("lite_stack/core/net.py") == "core"   # shared with the WebSocket
+    dev = r["builds"][r["largest_device"]]
+    assert all(dev["by_block"].get(b, 0) > 0 for b in rom.TRANSFER_BLOCKS)
+    assert rom.transfer_bytes(dev) == sum(m["bytes"] for m in r["modules"] if m["block"] in rom.TRANSFER_BLOCKS
+                                          and r["largest_device"] in m["builds"])
+    row = [x for x in rom.headline(r) if "HTTP/FTP client" in x[0]]
+    assert row and row[0][1] == round(rom.transfer_bytes(dev) / 1000.0, 1)
 
 
 def test_rom_build_totals_add_up():
