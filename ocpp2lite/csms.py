@@ -365,7 +365,8 @@ class Csms:
 
     Csms(host="127.0.0.1", port=0, tokens=("AB12CD34",), password=None, boot_status="Accepted",
          heartbeat_interval=300, log=None, token_status=None, group_ids=None,
-         unknown_status="Invalid", ping_interval=20, tls_cert=None, tls_key=None, tls_port=None)
+         unknown_status="Invalid", ping_interval=20, tls_cert=None, tls_key=None, tls_port=None,
+         connection_class=None)
 
     - tokens: allow-listed idToken strings (Authorize / TransactionEvent -> Accepted);
     - token_status: {idToken: AuthorizationStatus} for other answers (Blocked, Expired, Invalid,
@@ -378,13 +379,17 @@ class Csms:
       With tls_port None the one listener is TLS (``url`` is wss://); with tls_port an int (0 =
       any free port) a second, TLS listener is added next to the ws:// one (``tls_url``), so a
       station can move from profile 1 to 2 (TC_A_19).
+    - connection_class: a websockets ServerConnection subclass for every connection (the
+      scoreboard's byte counting, ``ocpp2lite.wire.counting_connection``).
     Frames: ``messages`` (list of Frame; absolute index = frame.index), ``violations`` (list of str).
     """
 
     def __init__(self, host="127.0.0.1", port=0, tokens=DEFAULT_TOKENS, password=None, boot_status="Accepted",
                  heartbeat_interval=300, log=None, token_status=None, group_ids=None, unknown_status="Invalid",
-                 ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None):
+                 ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None,
+                 connection_class=None):
         self.host = host
+        self.connection_class = connection_class   # websockets ServerConnection subclass (ocpp2lite.wire)
         self.tls = None
         if tls_cert:
             import ssl
@@ -424,6 +429,8 @@ class Csms:
         kw = dict(subprotocols=[SUBPROTOCOL], process_request=self._process_request,
                   process_response=self._process_response, compression=None,
                   ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+        if self.connection_class is not None:
+            kw["create_connection"] = self.connection_class
         both = self.tls is not None and self.tls_port is not None
         self._server = await ws_serve(self._handler, self.host, self.port,
                                       ssl=None if both else self.tls, **kw)
