@@ -62,7 +62,7 @@ def month(result):
     if result["status"] != "ok":
         return None
     prof = PROFILES["lite"]
-    lite = {v: int(val) for _, v, val in prof["variables"]}
+    lite = {v: int(val) for _, v, val in prof["variables"] if val.isdigit()}
     tls, W, run = result["tls"], result["windows"], result["run"]
     ses = W["session"]
     # per data frame overhead of every layer but the payload, measured over the session windows
