@@ -196,9 +196,14 @@ async def events():
 
 
 async def periodic():
+    last = time.monotonic()
     while True:
-        await asyncio.sleep(int(St.vars[("SampledDataCtrlr", "TxUpdatedInterval")]) or 60)
-        if St.tx is not None:
+        await asyncio.sleep(0.5)
+        every = int(St.vars[("SampledDataCtrlr", "TxUpdatedInterval")]) or 60
+        if St.tx is None:
+            last = time.monotonic()
+        elif time.monotonic() - last >= every:
+            last = time.monotonic()
             await send_tx("Updated", "MeterValuePeriodic")
 
 

@@ -88,9 +88,16 @@ class Contestant(StationProcess):
 
 
 def _tls_setup(tmp):
+    """A test PKI (ocpp2lite.pki, PyPI cryptography); the CSMS serves its EC P-256 leaf alone (the
+    station holds the root as CSMSRootCertificate), as bench/data.py's Lite profile assumes."""
     import ssl
-    from ocpp2lite.pki import make_pki
-    pki = make_pki(os.path.join(tmp, "pki"))
+    from ocpp2lite.pki import make_pki, pem
+    d = os.path.join(tmp, "pki")
+    os.mkdir(d)
+    pki = make_pki(d)
+    pki["leaf_pem"] = os.path.join(d, "leaf.pem")
+    with open(pki["leaf_pem"], "wb") as f:
+        f.write(pem(pki["srv"]))
     return pki, ssl
 
 
@@ -199,7 +206,7 @@ class Run:
                 "steps": len(STEPS), "wall_s": round(time.monotonic() - t0, 1), "windows": self.windows,
                 "set_variables": getattr(self, "set_results", {}),
                 "set_variables_idle": getattr(self, "set_results_idle", {}), "notes": self.notes,
-                "total": self.meter.snapshot(), "restarts": self.restarts,
+                "total": self.meter.snapshot(), "connections": self.meter.per_connection(), "restarts": self.restarts,
                 "sizes_up": self.meter.sizes(True), "sizes_down": self.meter.sizes(False),
                 "messages": self._messages(), "stderr_tail": self.st.stderr_text()[-2000:] if self.st else "",
                 "run": self.run}
@@ -216,7 +223,7 @@ class Run:
         kw = {}
         if self.tls:
             pki, ssl = _tls_setup(self.tmp)
-            kw = {"tls_cert": pki["srv_pem"], "tls_key": pki["srv_key"], "password": PASSWORD}
+            kw = {"tls_cert": pki["leaf_pem"], "tls_key": pki["srv_key"], "password": PASSWORD}
         self.csms = Csms(tokens=(TOKEN,), heartbeat_interval=86400, ping_interval=None,
                          connection_class=wire.counting_connection(self.meter), **kw)
         if self.tls:   # every handshake message in plaintext-typed records (see ocpp2lite/wire.py)

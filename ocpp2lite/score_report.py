@@ -138,7 +138,7 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = [s for s in _rank([summary(r) for r in results]) if s["month"]]
-    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.7 * max(1, len(rows))))
+    fig, ax = plt.subplots(figsize=(9, 2.4 + 0.7 * max(1, len(rows))))
     left = [0.0] * len(rows)
     names = [s["name"] for s in rows]
     for n in LAYERS:
@@ -150,7 +150,8 @@ def plot(results, path):
     ax.invert_yaxis()
     ax.set_xlabel("MB a month (measured cost per event x bench/data.py Lite profile)")
     ax.set_title("ocpp2lite score: bytes on the wire a month, by layer")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, max(left + [0.001]) * 1.3)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

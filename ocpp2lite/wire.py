@@ -214,6 +214,12 @@ class Meter:
                 s["up_segs"] += t[1]
         return s
 
+    def per_connection(self):
+        """[{raw_up, raw_down, plain_up, plain_down, tcp_info}] of every connection (diagnostics)."""
+        return [{"raw_up": c.raw_up, "raw_down": c.raw_down, "plain_up": c.up.plaintext(),
+                 "plain_down": c.down.plaintext(), "relayed": c.sock is not None, "tcp_info": c.tcp()}
+                for c in self.conns]
+
     def sizes(self, up=True):
         out = []
         for c in self.conns:
@@ -312,6 +318,7 @@ class CountingProxy:
                         c.raw_down += len(data)
                     if self.tls:
                         rec.feed(data)
+                    c.info = tcp_info(c.sock) or c.info   # last known, should the socket go first
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.IncompleteReadError):
