@@ -105,8 +105,8 @@ def main(argv=None):
         from ocpp2lite import perf
         return perf.main(rest)
     if cmd == "score":
-        from ocpp2lite import score
-        return score.main(rest)
+        from ocpp2lite import score_cli
+        return score_cli.main(rest)
     if cmd == "bench":
         from bench import cli as bench_cli
         return bench_cli.main(rest)
