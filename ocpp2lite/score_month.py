@@ -106,7 +106,11 @@ def month(result):
     n_tx, pay_tx = _pairs(rp["frames_list"], "TransactionEvent")
     reconnect = _add(layers(rp, tls), pair_cost(n_tx, pay_tx), -1)
     reconnect = {n: max(0, v) for n, v in reconnect.items()}
-    reset = layers(W["Reset"][0], tls)
+    # the Reset window runs at the shortened intervals: its PINGs and Heartbeats are counted apart
+    rw = W["Reset"][0]
+    n_hb_r, pay_hb_r = _pairs(rw["frames_list"], "Heartbeat")
+    reset = _add(_add(layers(rw, tls), pair_cost(n_hb_r, pay_hb_r), -1), c_ping, -rw["up_pings"])
+    reset = {n: max(0, v) for n, v in reset.items()}
     sessions = len(USAGE["plug_in_s"]) * 30
     items = {
         "sessions": (sessions, session),
@@ -126,6 +130,8 @@ def month(result):
             "items": rows, "per_frame_overhead_b": round(sum(per_frame.values()), 1),
             "periodic_per_session": round(per_session, 2), "ping_period_s": ping_period,
             "heartbeat_period_s": hb_period,
+            "idle_hour_b": round((3600 / ping_period * sum(c_ping.values()) if ping_period else 0)
+                                 + (3600 / hb_period * sum(c_hb.values()) if hb_period else 0), 1),
             "profile": {"sessions_per_month": sessions, "tx_s_per_session": tx_s,
                         "TxUpdatedInterval": lite["TxUpdatedInterval"],
                         "WebSocketPingInterval": lite["WebSocketPingInterval"],

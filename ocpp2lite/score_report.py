@@ -119,8 +119,10 @@ def markdown(results):
     for s in rows:
         if not s["month"]:
             continue
-        L += ["", "**%s**: %.2f MB/month (per data frame, all layers but the payload: %.1f B)"
-              % (s["name"], s["month"]["total_b"] / MB, s["month"]["per_frame_overhead_b"]), "",
+        L += ["", "**%s**: %.2f MB/month (per data frame, all layers but the payload: %.1f B; an idle "
+              "hour at the profile's intervals: %.0f B)" % (s["name"], s["month"]["total_b"] / MB,
+                                                          s["month"]["per_frame_overhead_b"],
+                                                          s["month"]["idle_hour_b"]), "",
               "| event | measured cost (B, all layers) | count a month (profile) | bytes a month |",
               "|---|---|---|---|"]
         for k, it in s["month"]["items"].items():
