@@ -170,3 +170,28 @@ def test_real_run_of_our_station():
     assert r["status"] == "ok", r["stderr_tail"]
     s = score_report.summary(r)
     assert s["month"]["total_b"] > 0 and s["month"]["items"]["WebSocket PING/PONG"]["count"] > 0
+
+
+def test_layers_of_a_window():
+    """The split of measured counters into layers: TLS = TCP payload - plaintext - handshake records,
+    TCP/IP = the kernel's segments less the 3 handshake segments of each new connection, x 52 B."""
+    from ocpp2lite.score_month import layers
+    w = {"conns": 1}
+    for d, vals in (("up_", (1000, 200, 20, 300, 4, 0, 300, 10)), ("down_", (900, 150, 10, 400, 4, 0, 250, 7))):
+        for k, v in zip(("raw", "http", "ws_header", "ws_data", "ws_ctrl", "other", "tls_hs", "segs"), vals):
+            w[d + k] = v
+    lay = layers(w, tls=True)
+    assert lay == {"OCPP payload": 700, "WebSocket framing": 38, "HTTP upgrade": 350, "TLS handshake": 550,
+                   "TLS records": (1000 - 300 - 24 - 200 - 300) + (900 - 400 - 14 - 150 - 250),
+                   "TCP handshake": 60 + 52 + 60, "TCP/IP headers": (10 - 2 + 7 - 1) * 52}
+    assert layers(w, tls=False)["TLS handshake"] == 0
+
+
+def test_bench_data_shows_the_wire_month_or_why_not():
+    from bench import data_wire
+    month = {"total_b": 2980000, "layers_b": {"OCPP payload": 326000}, "items": {
+        "sessions": {"measured_cost_b": 6251.2, "count": 90, "month_b": 562604}}}
+    md = "\n".join(data_wire.markdown({"status": "ok", "month": month, "wall_s": 77.0}, 3.6))
+    assert "**2.98 MB** (the model above: 3.60 MB)" in md and "| sessions | 6251.2 | 90 | 0.563 |" in md
+    assert "Not measured: crashed at step 2" in "\n".join(
+        data_wire.markdown({"status": "crashed at step 2 (boot): exit code 1", "month": None}))
