@@ -43,6 +43,7 @@ RUN = {
     "step_s": 30,             # any other awaited message
     "flood_bytes": 5000000,   # more station bytes than this in one run: flooding, the run stops
     "flood_frames": 3000,
+    "max_s": 300,             # the whole run of one contestant, whatever its steps do
 }
 TOKEN = "AB12CD34"
 PASSWORD = "score-basic-auth-password"
@@ -119,11 +120,15 @@ class Run:
     async def _guard(self, aw, what, timeout=None):
         """Await aw with a time limit, failing fast when the process exits or floods."""
         task = asyncio.ensure_future(asyncio.wait_for(aw, timeout or self.run["step_s"]))
-        while not task.done():
-            done, _ = await asyncio.wait([task], timeout=0.2)
-            if done:
-                break
-            self._check()
+        try:
+            while not task.done():
+                done, _ = await asyncio.wait([task], timeout=0.2)
+                if done:
+                    break
+                self._check()
+        except BaseException:      # Stop, or the whole run's time limit: leave no waiter behind
+            task.cancel()
+            raise
         try:
             return task.result()
         except asyncio.TimeoutError:
@@ -191,7 +196,11 @@ class Run:
         self.csms = self.proxy = self.st = None
         try:
             await self._setup()
-            await self._scenario()
+            try:
+                await asyncio.wait_for(self._scenario(), self.run["max_s"])
+            except asyncio.TimeoutError:
+                raise Stop("timed out after %s s at step %d (%s)" % (self.run["max_s"], self.step,
+                                                                    STEPS[self.step - 1]))
         except Stop as e:
             status = str(e)
         except Exception as e:   # a scoreboard bug must not take the other rows down

@@ -155,6 +155,13 @@ def test_hanging_station_row():
     assert r["wall_s"] < 15
 
 
+def test_whole_run_is_bounded():
+    r = asyncio.run(score.Run("slow", _cmd(CONNECT + "import time; time.sleep(120)\n"),
+                              run=dict(FAST, step_s=30, max_s=2)).go())
+    assert r["status"] == "timed out after 2 s at step 2 (boot)"
+    assert r["wall_s"] < 12
+
+
 def test_flooding_station_row_and_report():
     r = _run(_cmd(CONNECT + "i = 0\nwhile True:\n    i += 1\n    ws.send('[2,\"%d\",\"Heartbeat\",{}]' % i)\n"))
     assert r["status"].startswith("flooded at step 2 (boot):")
