@@ -40,6 +40,9 @@ def main(argv=None):
     ap.add_argument("--out", default="score-results", metavar="DIR", help="output directory (default ./score-results)")
     ap.add_argument("--connect-timeout", type=float, default=RUN["connect_s"],
                     help="seconds a station has to connect (default %(default)s)")
+    ap.add_argument("--scenarios", action="store_true",
+                    help="also run our certification-named black-box scenarios (tests/test_e2e.py) against "
+                         "each station, once (a few minutes each; the command runs as sh -c 'exec COMMAND')")
     a = ap.parse_args(argv)
     if a.station:
         names = a.name or []
@@ -49,6 +52,14 @@ def main(argv=None):
     bar = score_report.Progress(len(stations) * a.repeat, len(STEPS) + 1)
     results = asyncio.run(score(stations, a.tls, a.repeat, {"connect_s": a.connect_timeout}, bar))
     bar.close()
+    if a.scenarios:
+        from ocpp2lite import score_scenarios
+        done = {}
+        for r in results:
+            if r["cmd"] not in done:
+                sys.stderr.write("certification-named scenarios: %s ...\n" % r["name"])
+                done[r["cmd"]] = score_scenarios.run(r["cmd"])
+            r["scenarios"] = done[r["cmd"]]
     paths = score_report.write(results, a.out)
     print(score_report.leaderboard_text(results))
     print("wrote " + ", ".join(paths))

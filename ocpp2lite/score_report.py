@@ -63,7 +63,14 @@ def summary(r):
             "frames": total["up_frames"] + total["down_frames"], "frame_mean": mean, "frame_p95": p95,
             "messages": r["messages"], "month": m, "set_variables": r["set_variables"],
             "notes": r["notes"], "restarts": r["restarts"],
-            "certification_scenarios_passed": "n/a", "smallest_heapsize": "n/a"}
+            "certification_scenarios_passed": _scen(r.get("scenarios")),
+            "scenarios_failed": (r.get("scenarios") or {}).get("failed"), "smallest_heapsize": "n/a"}
+
+
+def _scen(sc):
+    if not sc or "error" in sc:
+        return "n/a"
+    return "%d/%d" % (sc["passed"], sc["total"])
 
 
 def _rank(rows):
@@ -102,10 +109,11 @@ def markdown(results):
     for k, s in enumerate(rows, 1):
         m = s["month"]
         lay = " | ".join("%.3f" % (m["layers_b"][n] / MB) if m else "n/a" for n in LAYERS)
-        L.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s / %s | %d | n/a | n/a |" % (
+        L.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s / %s | %d | %s | n/a |" % (
             k, s["name"], s["status"], s["steps_passed"], "%.2f" % (m["total_b"] / MB) if m else "n/a", lay,
             s["run_bytes"], s["frames"], s["frame_mean"] if s["frame_mean"] is not None else "n/a",
-            s["frame_p95"] if s["frame_p95"] is not None else "n/a", s["connections"]))
+            s["frame_p95"] if s["frame_p95"] is not None else "n/a", s["connections"],
+            s["certification_scenarios_passed"]))
     L += ["", "## The month: measured cost per event x the usage profile", ""]
     prof = next((s["month"]["profile"] for s in rows if s["month"]), None)
     if prof:
@@ -131,7 +139,11 @@ def markdown(results):
     for s in rows:
         L.append("- **%s**: %s" % (s["name"], ", ".join("%s %d" % kv for kv in sorted(s["messages"].items()))
                                     or "none"))
-    L += ["", "Not measured: certification-named scenarios passed and the smallest -X heapsize (n/a)."]
+    L += ["", "Certification-named scenarios (tests/test_e2e.py through the contract): only with "
+          "`--scenarios`, else n/a. Not measured: the smallest -X heapsize (n/a)."]
+    for s in rows:
+        if s["scenarios_failed"]:
+            L.append("- %s failed: %s" % (s["name"], ", ".join(s["scenarios_failed"])))
     return "\n".join(L) + "\n"
 
 
@@ -148,7 +160,9 @@ def plot(results, path):
         ax.barh(names, vals, left=left, label=n)
         left = [a + b for a, b in zip(left, vals)]
     for i, s in enumerate(rows):
-        ax.text(left[i], i, " %.2f MB, steps %s" % (left[i], s["steps_passed"]), va="center", fontsize=8)
+        ax.text(left[i], i, " %.2f MB, steps %s, scenarios %s" % (left[i], s["steps_passed"],
+                                                                 s["certification_scenarios_passed"]),
+                va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("MB a month (measured cost per event x bench/data.py Lite profile)")
     ax.set_title("ocpp2lite score: bytes on the wire a month, by layer")
