@@ -202,3 +202,16 @@ def test_bench_data_shows_the_wire_month_or_why_not():
     assert "**2.98 MB** (the model above: 3.60 MB)" in md and "| sessions | 6251.2 | 90 | 0.563 |" in md
     assert "Not measured: crashed at step 2" in "\n".join(
         data_wire.markdown({"status": "crashed at step 2 (boot): exit code 1", "month": None}))
+
+
+def test_scenarios_count_from_junit(tmp_path):
+    from ocpp2lite import score_scenarios
+    p = tmp_path / "j.xml"
+    p.write_text('<testsuites><testsuite><testcase name="test_B01_TC_B_01_CS[cpython]"/>'
+                 '<testcase name="test_E02_TC_E_03_CS[cpython]"><failure message="x"/></testcase>'
+                 '<testcase name="test_F01[cpython]"><error message="y"/></testcase>'
+                 '<testcase name="test_skip"><skipped/></testcase></testsuite></testsuites>')
+    assert score_scenarios.parse(str(p)) == {"passed": 1, "total": 3, "failed": [
+        "test_E02_TC_E_03_CS[cpython]", "test_F01[cpython]"]}
+    r = {"scenarios": score_scenarios.parse(str(p))}
+    assert score_report._scen(r["scenarios"]) == "1/3" and score_report._scen(None) == "n/a"
