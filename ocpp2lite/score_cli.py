@@ -43,6 +43,9 @@ def main(argv=None):
     ap.add_argument("--scenarios", action="store_true",
                     help="also run our certification-named black-box scenarios (tests/test_e2e.py) against "
                          "each station, once (a few minutes each; the command runs as sh -c 'exec COMMAND')")
+    ap.add_argument("--heap", action="store_true",
+                    help="for a MicroPython station (command with -X heapsize=N): bisect the smallest heap "
+                         "that passes every step (6 more runs, several minutes); other stations n/a")
     a = ap.parse_args(argv)
     if a.station:
         names = a.name or []
@@ -60,6 +63,15 @@ def main(argv=None):
                 sys.stderr.write("certification-named scenarios: %s ...\n" % r["name"])
                 done[r["cmd"]] = score_scenarios.run(r["cmd"])
             r["scenarios"] = done[r["cmd"]]
+    if a.heap:
+        from ocpp2lite import score_heap
+        done = {}
+        for r in results:
+            if r["cmd"] not in done and r["status"] == "ok" and score_heap.HEAP_RE.search(r["cmd"]):
+                sys.stderr.write("smallest -X heapsize: %s ...\n" % r["name"])
+                done[r["cmd"]] = asyncio.run(score_heap.search(r["name"], r["cmd"], a.tls,
+                                                               {"connect_s": a.connect_timeout}))
+            r["heap"] = done.get(r["cmd"])
     paths = score_report.write(results, a.out)
     print(score_report.leaderboard_text(results))
     print("wrote " + ", ".join(paths))

@@ -64,7 +64,13 @@ def summary(r):
             "messages": r["messages"], "month": m, "set_variables": r["set_variables"],
             "notes": r["notes"], "restarts": r["restarts"],
             "certification_scenarios_passed": _scen(r.get("scenarios")),
-            "scenarios_failed": (r.get("scenarios") or {}).get("failed"), "smallest_heapsize": "n/a"}
+            "scenarios_failed": (r.get("scenarios") or {}).get("failed"), "smallest_heapsize": _heap(r.get("heap"))}
+
+
+def _heap(h):
+    if not h or "heapsize" not in h:
+        return "n/a"
+    return "%d kB (+-%d kB)" % (h["heapsize"] // 1024, h["resolution"] // 1024)
 
 
 def _scen(sc):
@@ -109,11 +115,11 @@ def markdown(results):
     for k, s in enumerate(rows, 1):
         m = s["month"]
         lay = " | ".join("%.3f" % (m["layers_b"][n] / MB) if m else "n/a" for n in LAYERS)
-        L.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s / %s | %d | %s | n/a |" % (
+        L.append("| %d | %s | %s | %s | %s | %s | %d | %d | %s / %s | %d | %s | %s |" % (
             k, s["name"], s["status"], s["steps_passed"], "%.2f" % (m["total_b"] / MB) if m else "n/a", lay,
             s["run_bytes"], s["frames"], s["frame_mean"] if s["frame_mean"] is not None else "n/a",
             s["frame_p95"] if s["frame_p95"] is not None else "n/a", s["connections"],
-            s["certification_scenarios_passed"]))
+            s["certification_scenarios_passed"], s["smallest_heapsize"]))
     L += ["", "## The month: measured cost per event x the usage profile", ""]
     prof = next((s["month"]["profile"] for s in rows if s["month"]), None)
     if prof:
@@ -140,7 +146,8 @@ def markdown(results):
         L.append("- **%s**: %s" % (s["name"], ", ".join("%s %d" % kv for kv in sorted(s["messages"].items()))
                                     or "none"))
     L += ["", "Certification-named scenarios (tests/test_e2e.py through the contract): only with "
-          "`--scenarios`, else n/a. Not measured: the smallest -X heapsize (n/a)."]
+          "`--scenarios`, else n/a. Smallest -X heapsize passing every step: only with `--heap` and "
+          "for a MicroPython station (its command has -X heapsize=N), else n/a."]
     for s in rows:
         if s["scenarios_failed"]:
             L.append("- %s failed: %s" % (s["name"], ", ".join(s["scenarios_failed"])))

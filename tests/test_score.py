@@ -215,3 +215,29 @@ def test_scenarios_count_from_junit(tmp_path):
         "test_E02_TC_E_03_CS[cpython]", "test_F01[cpython]"]}
     r = {"scenarios": score_scenarios.parse(str(p))}
     assert score_report._scen(r["scenarios"]) == "1/3" and score_report._scen(None) == "n/a"
+
+
+def test_heap_option_rewrite_and_not_micropython_is_na():
+    from ocpp2lite import score_heap
+    cmd = "/usr/bin/micropython -X heapsize=2M -m lite_stack.sim"
+    assert score_heap.with_heap(cmd, 300 * 1024) == "/usr/bin/micropython -X heapsize=307200 -m lite_stack.sim"
+    assert asyncio.run(score_heap.search("x", "python -m ocpp2lite sim")) is None
+    assert score_report._heap(None) == "n/a"
+    assert score_report._heap({"heapsize": 262144, "resolution": 16384}) == "256 kB (+-16 kB)"
+
+
+def test_heap_bisection_finds_the_threshold(monkeypatch):
+    from ocpp2lite import score_heap
+    need = 300 * 1024
+
+    class FakeRun:
+        def __init__(self, name, cmd, tls, run):
+            self.heap = int(score_heap.HEAP_RE.search(cmd).group(1))
+
+        async def go(self):
+            return {"status": "ok" if self.heap >= need else "crashed at step 2 (boot): exit code 1"}
+
+    monkeypatch.setattr(score_heap, "Run", FakeRun)
+    h = asyncio.run(score_heap.search("mp", "micropython -X heapsize=1M -m lite_stack.sim", probes=10))
+    assert need <= h["heapsize"] <= need + score_heap.RESOLUTION
+    assert any(st != "ok" for _, st in h["probes"]) and len(h["probes"]) <= 10
