@@ -1,7 +1,8 @@
 """The scoreboard's output: progress bar (stderr), score.json, score.md, score.png (leaderboard).
 
 Desktop only. Figures a black box cannot give honestly are "n/a": certification-named scenarios
-passed (not run by the scoreboard) and the smallest -X heapsize (not searched).
+passed without --scenarios, the smallest -X heapsize without --heap or for a non-MicroPython station,
+the month of a run that did not pass every step.
 """
 import json
 import os
