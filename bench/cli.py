@@ -57,6 +57,8 @@ def run_modules(names, quick=False, port=None, progress=True, log=None):
         opts = {}
         if name == "ram" and port:
             opts["port"] = port
+        if name == "data" and not quick:
+            opts["wire"] = True     # bench/data_wire.py: the Lite month measured on a real socket
         bar = _Progress(name, progress)
         t0 = time.time()
         try:

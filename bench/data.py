@@ -641,7 +641,9 @@ def run(quick=False, progress=None, **opts):
     ``total_bytes``/``total_mb``, ``up_bytes``/``down_bytes``, ``sizes`` (frame-size statistics),
     ``connections``, ``ping_bytes``, ``station_calls`` and sanity fields (``problems``: stack log
     lines about undelivered messages, ``set_results``, ``reset_status``). Byte counts are
-    deterministic. Other opts override every simulated profile: ``reconnects_per_month``,
+    deterministic. ``wire=True`` (``ocpp2lite bench`` without --quick) adds ``wire``: our station's
+    Lite month measured on a real socket with TLS (bench/data_wire.py, ~80 s).
+    Other opts override every simulated profile: ``reconnects_per_month``,
     ``nat_idle_s`` (NAT idle timeout, s), ``csms_ping_s`` (the CSMS's own PING interval, s)."""
     days = max(1, int(opts.get("days", MONTH_DAYS)))
     names = opts.get("profiles") or (["lite"] if quick else list(PROFILES))
@@ -651,6 +653,9 @@ def run(quick=False, progress=None, **opts):
     over = {k: opts[k] for k in ("reconnects_per_month", "nat_idle_s", "csms_ping_s") if k in opts}
     for name in names:
         out["profiles"][name] = _profile_result(name, days, progress, over)
+    if opts.get("wire"):   # our station on a real socket, TLS measured (ocpp2lite bench, not --quick)
+        from bench import data_wire
+        out["wire"] = data_wire.measure(progress)
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
 
@@ -796,6 +801,10 @@ def markdown(result):
              "PDP context / radio signalling (not billed as data), IPv6 (+20 B per segment). "
              "Pessimistic: one pure ACK per message (piggybacking on the answer would save up to "
              "half of them), TCP timestamps on every segment (lwIP sends none: -12 B per segment).")
+    if "wire" in result:
+        from bench import data_wire
+        lite = profs.get("lite")
+        L += data_wire.markdown(result["wire"], lite["total_mb"] if lite else None)
     return "\n".join(L) + "\n"
 
 

@@ -12,6 +12,8 @@
   ocpp2lite bench    ROM, RAM, monthly data and CPU against the Lite targets (report + plots)
   ocpp2lite pics     the Protocol Implementation Conformance Statement (Markdown or JSON), generated
   ocpp2lite perf     the Test Procedure's performance parameters, measured on loopback
+  ocpp2lite score    footprint scoreboard: any station of docs/sim-contract.md through the same
+                     scripted Lite scenario, bytes on the wire per layer, a month extrapolated
   ocpp2lite conformance   --run: the certification-named tests on both interpreters, reported per
                      test case in docs/conformance.md (+ .json); --from-junit FILE; --check
 """
@@ -142,6 +144,9 @@ def main(argv=None):
     if cmd == "perf":
         from ocpp2lite import perf
         return perf.main(rest)
+    if cmd == "score":
+        from ocpp2lite import score_cli
+        return score_cli.main(rest)
     if cmd == "bench":
         from bench import cli as bench_cli
         return bench_cli.main(rest)

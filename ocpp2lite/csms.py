@@ -365,7 +365,8 @@ class Csms:
 
     Csms(host="127.0.0.1", port=0, tokens=("AB12CD34",), password=None, boot_status="Accepted",
          heartbeat_interval=300, log=None, token_status=None, group_ids=None,
-         unknown_status="Invalid", ping_interval=20, tls_cert=None, tls_key=None, tls_port=None)
+         unknown_status="Invalid", ping_interval=20, tls_cert=None, tls_key=None, tls_port=None,
+         connection_class=None)
 
     - tokens: allow-listed idToken strings (Authorize / TransactionEvent -> Accepted);
     - token_status: {idToken: AuthorizationStatus} for other answers (Blocked, Expired, Invalid,
@@ -383,17 +384,20 @@ class Csms:
       firmware images (L01), ``PUT /upload/<name>`` receives GetLog uploads (N01) into it;
       ``files_url`` is its ``http://host:port`` (None without files_dir), so a GetLog
       ``remoteLocation`` is ``files_url + "/upload"``.
+    - connection_class: a websockets ServerConnection subclass for every connection (the
+      scoreboard's byte counting, ``ocpp2lite.wire.counting_connection``).
     Frames: ``messages`` (list of Frame; absolute index = frame.index), ``violations`` (list of str).
     """
 
     def __init__(self, host="127.0.0.1", port=0, tokens=DEFAULT_TOKENS, password=None, boot_status="Accepted",
                  heartbeat_interval=300, log=None, token_status=None, group_ids=None, unknown_status="Invalid",
                  ping_interval=20, log_width=None, tls_cert=None, tls_key=None, tls_port=None,
-                 files_dir=None, files_port=0):
+                 files_dir=None, files_port=0, connection_class=None):
         self.host = host
         self.files_dir = files_dir
         self.files_port = files_port
         self._files = None
+        self.connection_class = connection_class   # websockets ServerConnection subclass (ocpp2lite.wire)
         self.tls = None
         if tls_cert:
             import ssl
@@ -433,6 +437,8 @@ class Csms:
         kw = dict(subprotocols=[SUBPROTOCOL], process_request=self._process_request,
                   process_response=self._process_response, compression=None,
                   ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+        if self.connection_class is not None:
+            kw["create_connection"] = self.connection_class
         both = self.tls is not None and self.tls_port is not None
         self._server = await ws_serve(self._handler, self.host, self.port,
                                       ssl=None if both else self.tls, **kw)

@@ -33,7 +33,12 @@ INTERPRETERS = ("cpython", "micropython")
 
 
 def station_cmd(interp):
-    """argv of the station for interp "cpython" | "micropython" | "fake"."""
+    """argv of the station for interp "cpython" | "micropython" | "fake". With the environment
+    variable OCPP2LITE_E2E_STATION set (a shell command of any station following docs/sim-contract.md;
+    ``ocpp2lite score --scenarios`` sets it), every interp runs that command instead."""
+    other = os.environ.get("OCPP2LITE_E2E_STATION")
+    if other:
+        return ["/bin/sh", "-c", "exec " + other]
     if interp == "cpython":
         return [sys.executable, "-m", "ocpp2lite", "sim"]
     if interp == "micropython":
