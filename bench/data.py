@@ -670,6 +670,11 @@ def headline(result):
     for name, p in result["profiles"].items():
         mb = p["total_mb"]
         rows.append(("data/month %s" % name, mb, "MB", TARGET_MB, mb <= TARGET_MB))
+    w = result.get("wire")
+    if w and w.get("status") == "ok":
+        mb = round(w["month"]["total_b"] / MB, 3)
+        rows.append(("data/month lite, measured on a real socket (TLS 1.2 and TCP/IP counted on "
+                     "loopback, bench/data_wire.py)", mb, "MB", TARGET_MB, mb <= TARGET_MB))
     for name, p in result["profiles"].items():
         rows.append(("mean OCPP-J frame %s" % name, p["sizes"]["mean"], "chars",
                      float(OCA_SIZES["mean"]), None))
