@@ -50,7 +50,7 @@ from lite_stack.core import validate
 from lite_stack.core.schemas import BLOB, NUMS, STRS
 from lite_stack.core.ws import HEAD_KEEP, Oversized
 from lite_stack.station import Station
-from tests.unit.util import MemStore
+from tests.unit.util import MemStore, tmpdir
 
 CODES = ("FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
          "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
@@ -275,8 +275,13 @@ class Fuzzer:
             if text.startswith("! ") and not text.startswith("! InvalidResult") \
                     or "task failed" in text or "event " in text and "failed" in text:
                 self.reports.append(text[:200])
+        self.store.root = tmpdir("fuzz")   # firmware image / log temporaries (L01, N01)
         st = self._station(board, clock, log)
         self.st = st
+
+        async def no_network(url, path, *a, **kw):   # UpdateFirmware / GetLog: never a real socket
+            raise OSError("fuzz: no network")
+        st.ctx.download = st.ctx.upload = no_network
         self.conn = Conn()
         st.rpc.conn = self.conn
         st.ctx.accepted = True

@@ -42,8 +42,9 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
   ``net``: the network connection profiles (``lite_stack.core.netconf.NetConf``, B09/B10/A05).
 - ``demand(name)``: start the on-demand block ``name`` without a request (its ``resume``; see
   ``lite_stack.blocks``); ``reboot()``: end this run as after an executed Reset (the station's
-  ``run`` returns "reset", the caller restarts: L01 InstallRebooting); ``download``: None, or an
-  async downloader with the signature of ``lite_stack.core.http.download`` (tests).
+  ``run`` returns "reset", the caller restarts: L01 InstallRebooting); ``download`` / ``upload``:
+  None, or an async downloader / uploader with the signature of ``lite_stack.core.http.download``
+  / ``upload`` used instead of the HTTP/FTP client (tests, fuzzing).
 - Shared station state, each field written by one block only: ``accepted``/``registration``
   and ``boot_reason`` (provisioning: this start's BootReasonEnumType), ``operative`` (availability: the Charging Station-level Operative flag, G04),
   ``reset_pending`` (provisioning: "OnIdle" while a Reset waits for transactions, B12.FR.01),
@@ -147,6 +148,7 @@ class Context:
         self.demand = None
         self.reboot = None
         self.download = None
+        self.upload = None
         self.boot_reason = "PowerUp"
         self.last_call_ms = clock.ms()
         self.offline_since = clock.ms()

@@ -20,7 +20,8 @@ parse. A failing write (flash full, no directory) is ignored: logging never stop
 RAM: the object (path strings, one size int, the upload state). At start it also removes the
 upload temporaries (``TMP_PREFIX``) a power cut left behind.
 
-``DiagLog(root, clock, seg_bytes=SEG_BYTES)``; ``add(text)``; ``copy(f, oldest, latest)``
+``DiagLog(root, clock, seg_bytes=SEG_BYTES)`` (``root`` None: a store without a directory, the
+log keeps nothing); ``add(text)``; ``copy(f, oldest, latest)``
 writes the entries with ``oldest <= epoch_s <= latest`` (None: unbounded) to the open text file
 ``f``, oldest first, as ``"<RFC 3339 time> <text>"`` lines, and returns the count;
 ``attach(ctx)`` taps ``ctx.log``, subscribes to the events and registers the
@@ -61,11 +62,15 @@ def _size(path):
 
 class DiagLog:
     def __init__(self, root, clock, seg_bytes=SEG_BYTES):
-        self.cur = root + "/" + CUR
-        self.old = root + "/" + OLD
         self.clock = clock
         self.seg = seg_bytes
         self.upload = None
+        self.size = 0
+        self.cur = self.old = None
+        if root is None:   # a store without a directory (in-memory, tests and fuzzing): no log
+            return
+        self.cur = root + "/" + CUR
+        self.old = root + "/" + OLD
         self.size = _size(self.cur)
         if self.size > 0:
             try:
@@ -90,6 +95,8 @@ class DiagLog:
 
     def add(self, text):
         """Append one entry (see the module docstring); never raises for a flash failure."""
+        if self.cur is None:
+            return
         t = str(text)[:LINE_MAX].replace("\n", " ").replace("\r", " ")
         b = ("%d %s\n" % (self.clock.now(), t)).encode()
         try:
@@ -109,6 +116,8 @@ class DiagLog:
         as ``"<RFC 3339> <text>\\n"``, oldest first; -> the number of entries written."""
         n = 0
         for path in (self.old, self.cur):
+            if path is None:
+                continue
             try:
                 src = open(path, "rb")
             except OSError:

@@ -99,7 +99,7 @@ class Station:
             if hasattr(b, "on_event"):
                 ctx.subscribe(b)
         self.rpc.handlers = router
-        self.diag = DiagLog(store.root, clock)   # N01 diagnostics log; taps ctx.log
+        self.diag = DiagLog(getattr(store, "root", None), clock)   # N01 diagnostics log; taps ctx.log
         self.diag.attach(ctx)
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
 
