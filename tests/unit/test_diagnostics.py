@@ -162,7 +162,10 @@ def test_N01_FR_12_second_request_AcceptedCanceled_TC_N_36_CS():
     scenario(s)
 
 
-def test_F06_trigger_LogStatusNotification_Idle_then_Uploading_with_requestId():
+def test_F06_FR_15_FR_14_trigger_LogStatusNotification_Idle_then_Uploading_TC_F_15_CS_TC_F_16_CS():
+    """Part 6 TC_F_15_CS: trigger while no upload -> Accepted, LogStatusNotification Idle;
+    TC_F_16_CS: GetLog Accepted, Uploading, then a trigger -> Accepted, Uploading (with the
+    requestId); after the upload has ended the trigger says Idle again."""
     async def s(rig, srv, base):
         r = await rig.csms.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})
         assert r[2]["status"] == "Accepted"
@@ -173,6 +176,7 @@ def test_F06_trigger_LogStatusNotification_Idle_then_Uploading_with_requestId():
                                               retryInterval=600))
         await _until(rig, 3)
         r = await rig.csms.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})
+        assert r[2]["status"] == "Accepted"
         await _until(rig, 4)
         assert _lsn(rig)[1:] == [("Uploading", 12), ("UploadFailure", 12), ("Uploading", 12)]
         await rig.settle(700)
