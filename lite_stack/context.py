@@ -59,6 +59,12 @@ from lite_stack.clock import iso, Kick, parse_iso
 from lite_stack.core import rpc as _rpc
 
 
+def same_token(a, b):
+    """Do the IdTokenType dicts ``a`` and ``b`` name the same IdToken: equal ``idToken`` and
+    ``type`` (Part 2 IdTokenType; ``additionalInfo`` ignored)? False when ``a`` is empty/None."""
+    return bool(a) and a.get("idToken") == b.get("idToken") and a.get("type") == b.get("type")
+
+
 def status(s, reason=None):
     """A response payload ``{"status": s}``, with ``statusInfo.reasonCode`` when ``reason`` is given
     (Part 2 StatusInfoType; reasonCode is a CiString of at most 20 characters)."""

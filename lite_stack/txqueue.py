@@ -17,6 +17,7 @@ Bound and behaviour when full (``limit`` entries, board ``TX_QUEUE``):
 In RAM the queue keeps only the counters of its entries and a small summary per entry
 (transaction id, eventType code, seqNo), about 40 B per entry; payloads stay in flash.
 """
+from lite_stack.context import same_token
 
 STARTED = 0
 UPDATED = 1
@@ -126,7 +127,6 @@ class TxQueue:
             if k[1] in out:
                 continue
             msg = self.store.load("txq.%08d" % k[0])
-            t = msg.get("idToken") if msg else None
-            if t and t.get("idToken") == tok.get("idToken") and t.get("type") == tok.get("type"):
+            if msg and same_token(msg.get("idToken"), tok):
                 out.append(k[1])
         return out

@@ -27,6 +27,7 @@ Logs name an idToken only by its hash (``diaglog.token_ref``): the log goes to t
 log in flash (N01), which holds no personal data.
 """
 from device_model import ids
+from lite_stack.context import same_token
 from lite_stack.diaglog import token_ref
 
 
@@ -94,8 +95,7 @@ class Authorization:
             tx = e.tx
             if not tx:
                 continue
-            same = tx.token and tx.token.get("idToken") == tok.get("idToken") \
-                and tx.token.get("type") == tok.get("type")
+            same = same_token(tx.token, tok)
             if same or (group and tx.group and group.get("idToken") == tx.group.get("idToken")):
                 self.ctx.emit("stop", e, ("StopAuthorized", "Local", None if same else tok))
                 self.ctx.wake()
@@ -105,7 +105,7 @@ class Authorization:
     def _held(self, tok):
         for e in self.ctx.evses:
             a = e.auth
-            if a and a[0].get("idToken") == tok.get("idToken") and a[0].get("type") == tok.get("type"):
+            if a and same_token(a[0], tok):
                 return e
         return None
 

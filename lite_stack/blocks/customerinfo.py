@@ -41,7 +41,7 @@ The report names EVSEs and transaction ids, never the IdToken itself (the CSMS s
 Bounds: the text is at most two lines per EVSE plus one per queued transaction (the queue is
 bounded, board ``TX_QUEUE``), read from flash one queued message at a time.
 """
-from lite_stack.context import status
+from lite_stack.context import same_token, status
 
 # the customer references under which the station holds data: no customerIdentifier (PICS C-14
 # No), no customerCertificate
@@ -85,18 +85,14 @@ def held(ctx, tok):
     out = []
     for e in ctx.evses:
         a = e.auth
-        if a and same(a[0], tok):
+        if a and same_token(a[0], tok):
             out.append(("EVSE %d: authorization held for the next charge" % e.id, False))
         tx = e.tx
-        if tx and same(tx.token, tok):
+        if tx and same_token(tx.token, tok):
             out.append(("EVSE %d: transaction %s ongoing" % (e.id, tx.id), True))
     for tx_id in ctx.queue.tx_ids_with_token(tok):
         out.append(("transaction %s: TransactionEvents queued for the CSMS" % tx_id, True))
     return out
-
-
-def same(a, b):
-    return bool(a) and a.get("idToken") == b.get("idToken") and a.get("type") == b.get("type")
 
 
 async def send_all(ctx, rid, lines):
