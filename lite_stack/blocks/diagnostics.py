@@ -167,7 +167,7 @@ def handle(ctx, action, p, done):
 
 async def upload(ctx, rid, path, url, retries, interval, n):
     """Send ``path`` to ``url`` with the LogStatusNotifications of N01 (module docstring)."""
-    from lite_stack.core.http import HttpError, upload as put
+    from lite_stack.core.http import HttpError, trust, upload as put
     put = ctx.upload or put   # an injected uploader (tests, fuzzing), else the HTTP/FTP client
 
     async def status(s):
@@ -177,10 +177,7 @@ async def upload(ctx, rid, path, url, retries, interval, n):
         ctx.log("GetLog %d: %s" % (rid, bad[1]))
         await status(bad[0])
         return
-    tls = None
-    if url.startswith("https:") and ctx.certs and ctx.certs.roots():
-        from lite_stack.core.certstore import tls_context
-        tls = tls_context(ctx.certs.roots())
+    tls = trust(ctx.certs, url)
     await status("Uploading")
     for attempt in range(retries + 1):
         if attempt:

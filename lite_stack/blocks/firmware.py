@@ -273,10 +273,7 @@ async def _download(ctx, rec):
     if dl is None:
         from lite_stack.core import http
         dl = http.download
-        roots = ctx.certs.roots() if ctx.certs and rec["loc"].startswith("https:") else None
-        if roots:
-            from lite_stack.core.certstore import tls_context
-            tls = tls_context(roots)
+        tls = http.trust(ctx.certs, rec["loc"])
     path = _path(ctx)
     while rec["n"] <= rec["ret"]:
         if rec["n"]:

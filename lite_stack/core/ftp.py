@@ -13,7 +13,7 @@ up to their last line. Any other reply -> ``HttpError`` with ``.status`` = the r
 Every step is bounded by ``timeout_s`` on the one clock, as in ``core.http``.
 FTPS, active mode and resuming are not supported.
 """
-from lite_stack.core.http import CHUNK, HttpError, _Conn, _rm, _Sink, send_file
+from lite_stack.core.http import HttpError, _Conn, _Sink, send_file
 from lite_stack.core.net import unquote
 
 
@@ -45,7 +45,7 @@ async def _cmd(c, text, ok):
     return code
 
 
-async def _session(u, clock, timeout_s, auth, verb, path):
+async def _session(u, clock, timeout_s, auth, verb):
     # Log in, open the passive data connection, send RETR/STOR; -> (control, data) _Conn pair
     _, user, pw, host, port, upath = u
     if auth:
@@ -93,22 +93,17 @@ async def retr(u, path, clock, timeout_s, max_bytes, on_chunk, auth):
     """Download the file of the split ``ftp://`` URL ``u`` (``core.net.split_url``) into ``path``
     (RETR); -> bytes written. Errors as ``core.http.download`` (partial file removed)."""
     sink = None
-    c, d = await _session(u, clock, timeout_s, auth, "RETR", path)
+    c, d = await _session(u, clock, timeout_s, auth, "RETR")
     try:
         sink = _Sink(path, max_bytes, on_chunk)
-        while True:
-            b = await d.read(CHUNK)
-            if not b:
-                break
-            sink.put(b)
+        await sink.take(d)
         sink.f.close()
         await d.close()
         await _finish(c)
         return sink.n
     except BaseException:  # noqa: B036
         if sink is not None:
-            sink.f.close()
-            _rm(path)
+            sink.drop()
         await d.close()
         await c.close()
         raise
@@ -117,7 +112,7 @@ async def retr(u, path, clock, timeout_s, max_bytes, on_chunk, auth):
 async def stor(u, path, clock, timeout_s, auth):
     """Upload the file ``path`` to the split ``ftp://`` URL ``u`` (STOR); -> bytes sent."""
     open(path, "rb").close()  # a missing file fails before connecting (OSError)
-    c, d = await _session(u, clock, timeout_s, auth, "STOR", path)
+    c, d = await _session(u, clock, timeout_s, auth, "STOR")
     try:
         n = await send_file(d, path)
         await d.close()

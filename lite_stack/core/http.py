@@ -209,6 +209,23 @@ class _Sink:
         if self.cb:
             self.cb(b)
 
+    async def take(self, c, n=None):
+        # copy n bytes (None: up to EOF) from the _Conn c in CHUNK reads; EOF before n: truncated
+        while n is None or n > 0:
+            b = await c.read(CHUNK if n is None else min(n, CHUNK))
+            if not b:
+                if n is None:
+                    return
+                raise HttpError("truncated")
+            if n is not None:
+                n -= len(b)
+            self.put(b)
+
+    def drop(self):
+        # a failed transfer: close and remove the partial file
+        self.f.close()
+        _rm(self.path)
+
 
 async def _body(c, h, sink):
     if "chunked" in h.get("transfer-encoding", "").lower():  # RFC 9112 §7.1
@@ -222,12 +239,7 @@ async def _body(c, h, sink):
                 while await c.line():  # trailer fields, up to the empty line (or EOF)
                     pass
                 return
-            while size > 0:
-                b = await c.read(min(size, CHUNK))
-                if not b:
-                    raise HttpError("truncated")
-                size -= len(b)
-                sink.put(b)
+            await sink.take(c, size)
             if await c.line(2) != b"":
                 raise HttpError("bad chunk end")
     cl = h.get("content-length")
@@ -238,18 +250,9 @@ async def _body(c, h, sink):
             raise HttpError("bad content-length")
         if sink.max is not None and left > sink.max:
             raise HttpError("too large")
-        while left > 0:
-            b = await c.read(min(left, CHUNK))
-            if not b:
-                raise HttpError("truncated")
-            left -= len(b)
-            sink.put(b)
+        await sink.take(c, left)
         return
-    while True:  # no framing: the body ends with the connection (RFC 9112 §6.3 item 8)
-        b = await c.read(CHUNK)
-        if not b:
-            return
-        sink.put(b)
+    await sink.take(c)   # no framing: the body ends with the connection (RFC 9112 §6.3 item 8)
 
 
 async def download(url, path, clock, timeout_s=60, max_bytes=None, on_chunk=None, tls=None,
@@ -283,13 +286,23 @@ async def download(url, path, clock, timeout_s=60, max_bytes=None, on_chunk=None
         raise HttpError("too many redirects")
     except BaseException:  # noqa: B036 - also when cancelled: no partial file stays behind
         if sink is not None:
-            sink.f.close()
-            _rm(path)
+            sink.drop()
         raise
 
 
 def _size(path):
     return os.stat(path)[6]
+
+
+def trust(certs, url):
+    """The TLS context for an https:// file transfer (L01 location, N01 remoteLocation): one
+    trusting the installed CSMSRootCertificates (``certs``: ``core.certstore.CertStore`` or None)
+    when there are some, else None (``tls_default()``, still verifying); None for other schemes."""
+    roots = certs.roots() if certs is not None and url.startswith("https:") else None
+    if not roots:
+        return None
+    from lite_stack.core.certstore import tls_context
+    return tls_context(roots)
 
 
 async def upload(url, path, clock, timeout_s=60, tls=None, auth=None):
