@@ -61,7 +61,7 @@ class Clock:
         self._last = ticks_ms()
         self._ms = 0
         self._wall_offset = 0  # seconds added to time.time() after set_time()
-        self._parked = []      # [deadline ms, wake Event] of the Kick waits in progress
+        self._parked = []      # [deadline ms, wake Event, Kick] of the Kick waits in progress
         self._timer = None     # the task waking them at their deadlines (None: none parked)
         self._armed = 0        # the deadline it sleeps to
 
@@ -84,33 +84,33 @@ class Clock:
         await self.sleep(ms / 1000)
 
     async def wait(self, event, s):
+        """Wait for the ``asyncio.Event`` ``event`` at most ``s`` seconds (simulated ones on a
+        ``VirtualClock``); True if it was set (see the module docstring on ``Kick``)."""
         if event.is_set():
             return True
         ms = int(s * 1000)
         if ms <= 0:
             await asyncio.sleep(0)
             return event.is_set()
+        await self._park(ms, event)
+        return event.is_set()
+
+    async def _park(self, ms, event):
+        # a free Kick waits in the table, woken by its set() or the timer task; anything else
+        # (a plain asyncio.Event, a Kick already waited on, the table full) with wait_for
         if getattr(event, "waiter", 0) is not None or len(self._parked) >= MAX_PARKED:
-            try:   # a plain asyncio.Event, a Kick already waited on, or the table full
-                await asyncio.wait_for(event.wait(), s)
-                return True
+            try:
+                await asyncio.wait_for(event.wait(), ms / 1000)
             except asyncio.TimeoutError:
-                return False
-        wake = asyncio.Event()
-        entry = [self.ms() + ms, wake]
-        event.waiter = wake
+                pass
+            return
+        entry = [self.ms() + ms, asyncio.Event(), event]
         self._parked.append(entry)
         if self._timer is None or entry[0] < self._armed:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = asyncio.create_task(self._tick())
-        try:
-            await wake.wait()
-        finally:
-            event.waiter = None
-            if entry in self._parked:
-                self._parked.remove(entry)
-        return event.is_set()
+        await _sleep_on(self._parked, entry)
 
     async def _tick(self):
         # the one timer task: wakes parked waits at their deadlines, sleeping to the earliest one
@@ -118,22 +118,41 @@ class Clock:
         try:
             while self._parked:
                 now = self.ms()
-                nxt = min(e[0] for e in self._parked)
-                if nxt > now:
-                    self._armed = nxt
-                    await self.sleep_ms(nxt - now)
-                    continue
-                i = 0
-                while i < len(self._parked):
-                    e = self._parked[i]
-                    if e[0] <= now:
-                        self._parked.pop(i)
-                        e[1].set()
-                    else:
-                        i += 1
+                _expire(self._parked, now)
+                if self._parked:
+                    self._armed = min(e[0] for e in self._parked)
+                    await self.sleep_ms(self._armed - now)
         finally:
             if self._timer is me:
                 self._timer = None
+
+
+async def _sleep_on(table, entry):
+    # Wait for entry = [deadline ms, wake Event, watched event or None] of ``table`` to be woken;
+    # a free Kick as watched event wakes it at once (Kick.set). The entry leaves the table.
+    ev = entry[2]
+    kick = ev is not None and getattr(ev, "waiter", 0) is None
+    if kick:
+        ev.waiter = entry[1]
+    try:
+        await entry[1].wait()
+    finally:
+        if kick:
+            ev.waiter = None
+        if entry in table:
+            table.remove(entry)
+
+
+def _expire(table, now):
+    # wake and drop every entry of ``table`` due at ``now`` or whose watched event is set
+    i = 0
+    while i < len(table):
+        e = table[i]
+        if e[0] <= now or (e[2] is not None and e[2].is_set()):
+            table.pop(i)
+            e[1].set()
+        else:
+            i += 1
 
 
 class VirtualClock(Clock):
@@ -168,32 +187,17 @@ class VirtualClock(Clock):
         self._wake()
 
     def _wake(self):
-        # wake every entry whose deadline has passed or whose watched event (``wait``) is set
-        i = 0
-        while i < len(self._sleepers):
-            s = self._sleepers[i]
-            if s[0] <= self._ms or (s[2] is not None and s[2].is_set()):
-                self._sleepers.pop(i)
-                s[1].set()
-            else:
-                i += 1
+        _expire(self._sleepers, self._ms)
 
     async def _park(self, ms, event):
+        # The waiter of wait (with its event) or sleep_ms (event None), parked on simulated time.
+        # (A relay task created and cancelled per wait instead leaked about 440 B per poll-loop
+        # turn on the MicroPython unix port once the station had reconnected.)
         if len(self._sleepers) >= self._max:
             raise OverflowError("VirtualClock: too many sleepers")
-        wake = asyncio.Event()
-        entry = [self._ms + int(ms), wake, event]
+        entry = [self._ms + int(ms), asyncio.Event(), event]
         self._sleepers.append(entry)
-        kick = event is not None and getattr(event, "waiter", 0) is None
-        if kick:
-            event.waiter = wake   # a Kick wakes its waiter at once, as on the real clock
-        try:
-            await wake.wait()
-        finally:
-            if kick:
-                event.waiter = None
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
+        await _sleep_on(self._sleepers, entry)
 
     async def sleep_ms(self, ms):
         if ms <= 0:
@@ -203,22 +207,6 @@ class VirtualClock(Clock):
 
     async def sleep(self, s):
         await self.sleep_ms(int(s * 1000))
-
-    async def wait(self, event, s):
-        """Wait for ``event`` at most ``s`` simulated seconds; True if it was set. The waiter is
-        parked like a sleeper with the event beside its deadline, and the ``run`` task wakes it
-        on its next turn once the event is set: no helper task per wait, so a long wait costs no
-        polling (a simulated month stays fast). (A relay task created and cancelled per wait, as
-        before, leaked about 440 B per poll-loop turn on the MicroPython unix port once the
-        station had reconnected; the tests' 2 MB heap ran out.)"""
-        if event.is_set():
-            return True
-        ms = int(s * 1000)
-        if ms <= 0:
-            await asyncio.sleep(0)
-            return event.is_set()
-        await self._park(ms, event)
-        return event.is_set()
 
     async def run(self, until_ms=None):
         """Drive simulated time until ``until_ms`` (or forever): jump to the earliest deadline
