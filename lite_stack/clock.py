@@ -92,25 +92,40 @@ class Clock:
         if ms <= 0:
             await asyncio.sleep(0)
             return event.is_set()
-        await self._park(ms, event)
-        return event.is_set()
-
-    async def _park(self, ms, event):
-        # a free Kick waits in the table, woken by its set() or the timer task; anything else
-        # (a plain asyncio.Event, a Kick already waited on, the table full) with wait_for
-        if getattr(event, "waiter", 0) is not None or len(self._parked) >= MAX_PARKED:
+        entry = self._enter(ms, event)
+        if entry is None:   # a plain asyncio.Event, a Kick already waited on, or the table full
             try:
-                await asyncio.wait_for(event.wait(), ms / 1000)
+                await asyncio.wait_for(event.wait(), s)
             except asyncio.TimeoutError:
                 pass
-            return
+            return event.is_set()
+        try:   # one frame per pending wait: no helper coroutine or task
+            await entry[1].wait()
+        finally:
+            self._leave(entry)
+        return event.is_set()
+
+    def _enter(self, ms, event):
+        # park a free Kick: -> its entry [deadline ms, wake Event, Kick] in the table, woken by
+        # Kick.set() or by the timer task; None when it cannot be parked
+        if getattr(event, "waiter", 0) is not None or len(self._parked) >= MAX_PARKED:
+            return None
         entry = [self.ms() + ms, asyncio.Event(), event]
         self._parked.append(entry)
+        event.waiter = entry[1]
         if self._timer is None or entry[0] < self._armed:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = asyncio.create_task(self._tick())
-        await _sleep_on(self._parked, entry)
+        return entry
+
+    def _leave(self, entry):
+        # the entry's wait is over (woken, timed out or cancelled): out of the table and its Kick
+        ev = entry[2]
+        if ev is not None and getattr(ev, "waiter", None) is entry[1]:
+            ev.waiter = None
+        if entry in self._parked:
+            self._parked.remove(entry)
 
     async def _tick(self):
         # the one timer task: wakes parked waits at their deadlines, sleeping to the earliest one
@@ -125,22 +140,6 @@ class Clock:
         finally:
             if self._timer is me:
                 self._timer = None
-
-
-async def _sleep_on(table, entry):
-    # Wait for entry = [deadline ms, wake Event, watched event or None] of ``table`` to be woken;
-    # a free Kick as watched event wakes it at once (Kick.set). The entry leaves the table.
-    ev = entry[2]
-    kick = ev is not None and getattr(ev, "waiter", 0) is None
-    if kick:
-        ev.waiter = entry[1]
-    try:
-        await entry[1].wait()
-    finally:
-        if kick:
-            ev.waiter = None
-        if entry in table:
-            table.remove(entry)
 
 
 def _expire(table, now):
@@ -167,7 +166,7 @@ class VirtualClock(Clock):
     def __init__(self, start=1767225600, max_sleepers=64, idle_spins=20):
         self._ms = 0
         self._wall = start * 1000
-        self._sleepers = []
+        self._parked = []   # [deadline ms, wake Event, watched event or None] (sleep and wait)
         self._max = max_sleepers
         self._spins = idle_spins
         self.real_io = 0  # tests set >0 to let real sockets progress between jumps (ms of real sleep)
@@ -187,23 +186,30 @@ class VirtualClock(Clock):
         self._wake()
 
     def _wake(self):
-        _expire(self._sleepers, self._ms)
+        _expire(self._parked, self._ms)
 
-    async def _park(self, ms, event):
-        # The waiter of wait (with its event) or sleep_ms (event None), parked on simulated time.
-        # (A relay task created and cancelled per wait instead leaked about 440 B per poll-loop
-        # turn on the MicroPython unix port once the station had reconnected.)
-        if len(self._sleepers) >= self._max:
+    def _enter(self, ms, event):
+        # park the waiter of wait (with its event: woken by run once it is set, at once by a
+        # free Kick) or of sleep_ms (event None) on simulated time. (A relay task created and
+        # cancelled per wait instead leaked about 440 B per poll-loop turn on the MicroPython
+        # unix port once the station had reconnected.)
+        if len(self._parked) >= self._max:
             raise OverflowError("VirtualClock: too many sleepers")
         entry = [self._ms + int(ms), asyncio.Event(), event]
-        self._sleepers.append(entry)
-        await _sleep_on(self._sleepers, entry)
+        self._parked.append(entry)
+        if event is not None and getattr(event, "waiter", 0) is None:
+            event.waiter = entry[1]
+        return entry
 
     async def sleep_ms(self, ms):
         if ms <= 0:
             await asyncio.sleep(0)
             return
-        await self._park(ms, None)
+        entry = self._enter(ms, None)
+        try:
+            await entry[1].wait()
+        finally:
+            self._leave(entry)
 
     async def sleep(self, s):
         await self.sleep_ms(int(s * 1000))
@@ -217,9 +223,9 @@ class VirtualClock(Clock):
                 self._wake()   # waiters whose event another task set on its last turn
             if self.real_io:
                 await asyncio.sleep(self.real_io / 1000)
-            if not self._sleepers:
+            if not self._parked:
                 continue
-            nxt = min(s[0] for s in self._sleepers)
+            nxt = min(s[0] for s in self._parked)
             if until_ms is not None and nxt > until_ms:
                 nxt = until_ms
             if nxt > self._ms:
