@@ -250,7 +250,7 @@ def _fast_clock(start=1767225600):
     parks waits through a relay task); this one uses CPython internals to jump as soon as
     nothing is ready, which makes a simulated month about an order of magnitude faster (bench
     only, CPython only)."""
-    from lite_stack.clock import VirtualClock
+    from lite_stack.vclock import VirtualClock
 
     class FastClock(VirtualClock):
         def __init__(self):

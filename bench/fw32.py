@@ -291,6 +291,10 @@ def frozen_sources(board=DEFAULT_FW_BOARD, root=ROOT):
     for base, rel in deploy.image_sources(board, root):
         with open(os.path.join(base, rel), "rb") as f:
             out[rel] = f.read()
+    # the bench's simulated time (not in a device image; imported by bench/ram_board.py after the
+    # stack sample, so it counts with the bench's probes, not as the stack)
+    with open(os.path.join(root, "lite_stack", "vclock.py"), "rb") as f:
+        out["lite_stack/vclock.py"] = f.read()
     gen = tempfile.mkdtemp(prefix="ocpp2lite-fwimage-")
     try:
         deploy.write_frozen_image(board, gen, root)

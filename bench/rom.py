@@ -113,6 +113,7 @@ MODULE_BLOCK = {
     "lite_stack/core/http.py": "filetransfer",     # before "lite_stack/core/": not the OCPP-J core
     "lite_stack/core/ftp.py": "filetransfer",
     "lite_stack/sim.py": "entry",
+    "lite_stack/vclock.py": "entry",   # simulated time: tests and bench only, in no build
     "firmware/main.py": "entry",
     "fw_image.py": "entry",
     "lite_stack/core/": "core",
@@ -211,6 +212,8 @@ def desktop_modules(root=ROOT):
         if p.startswith("hal/") and p not in ("hal/__init__.py", "hal/sim.py"):
             continue
         if p.startswith("boards/") and p not in ("boards/__init__.py", "boards/desktop.py"):
+            continue
+        if p == "lite_stack/vclock.py":   # simulated time for the tests and the bench only
             continue
         out.append(p)
     return out

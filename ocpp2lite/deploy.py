@@ -40,7 +40,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("lite_stack", "device_model", "hal", "boards")
-DESKTOP_ONLY = ("hal/sim.py", "boards/desktop.py", "lite_stack/sim.py")  # simulator only
+DESKTOP_ONLY = ("hal/sim.py", "boards/desktop.py", "lite_stack/sim.py",  # simulator only
+                "lite_stack/vclock.py")  # simulated time for the tests and the bench
 MAIN_STUB = "import ocpp_main\nocpp_main.start()\n"
 FW_IMAGE = "fw_image"
 STAGE_MARK = ".ocpp2lite-stage"

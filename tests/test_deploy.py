@@ -208,8 +208,8 @@ def test_deployed_image_boots_on_micropython_and_verifies_its_hash(mini_root, fa
         "b = boards.load(fw_image.OCPP_BOARD)\n"
         "print('VERSION', b.FIRMWARE_VERSION, fw_image.KIND)\n"
         "print('VERIFY', ocpp_main.verify_image(''))\n"
-        "from lite_stack.clock import VirtualClock\n"
-        "evses, rfid = b.make_hal(VirtualClock(), 1)\n"
+        "from lite_stack.clock import Clock\n"
+        "evses, rfid = b.make_hal(Clock(), 1)\n"
         "print('FILES', sys.modules['hal.pilot'].__file__, sys.modules['boards'].__file__)\n"
         "print('MODULES', ' '.join(sorted(k for k in sys.modules if not k.startswith('tests'))))\n"
     ) % ROOT

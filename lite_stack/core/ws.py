@@ -24,8 +24,8 @@ What it does and does not do:
   message is dropped like any binary one. Its UTF-8 is not checked (it is never decoded).
 - Memory bounds: the HTTP response head is read byte by byte up to ``_MAX_HEAD`` bytes (nothing of the
   first frame is consumed); one message is at most ``max_frame`` bytes, checked from the frame header
-  before the payload is read (beyond it: ``HEAD_KEEP`` bytes plus one ``_SKIP_CHUNK`` read). ``send`` allocates the UTF-8 bytes and one frame bytearray masked in place
-  (about 2x the message, transient); ``recv`` one payload buffer (``readinto`` on MicroPython) plus the
+  before the payload is read (beyond it: ``HEAD_KEEP`` bytes plus one ``_SKIP_CHUNK`` read). ``send`` writes the frame in masked pieces of at most
+  ``_TX_CHUNK`` bytes (on MicroPython an ASCII message is read from the str itself: no copy of it); ``recv`` one payload buffer (``readinto`` on MicroPython) plus the
   returned str. Measured on the MicroPython unix port (64-bit): about 0.5 kB of heap held per open
   connection after the first (which also loads asyncio's stream/lock/event modules, about 4.7 kB).
 - Extensions (permessage-deflate), IPv6 literal hosts and URL user-info are not supported.
@@ -47,6 +47,7 @@ except ImportError:  # CPython
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
 _SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
+_TX_CHUNK = const(512)  # bytes per write of an outgoing frame (header included)
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
 _OP_CONT = const(0)
 _OP_TEXT = const(1)
@@ -193,33 +194,56 @@ class WebSocket:
             self._lock.release()
 
     async def _frame(self, op, payload):
+        # Masked frame (RFC 6455 §5.2, §5.3) written in pieces of at most _TX_CHUNK bytes, each a
+        # fresh bytearray masked in place: no full copy of a long message (CPython's transports may
+        # keep a reference to a written buffer, so a piece is never reused).
         if self._close_sent and op != _OP_CLOSE:
             raise OSError(9)  # EBADF: closed or closing (RFC 6455 §5.5.1: no data after CLOSE)
         n = len(payload)
         hl = 2 if n < 126 else 4 if n < 65536 else 10
-        f = bytearray(hl + 4 + n)
-        f[0] = 0x80 | op
-        if hl == 2:
-            f[1] = 0x80 | n
-        elif hl == 4:
-            f[1] = 0xFE
-            struct.pack_into(">H", f, 2, n)
-        else:
-            f[1] = 0xFF
-            struct.pack_into(">Q", f, 2, n)
         m = os.urandom(4)
-        f[hl:hl + 4] = m
-        hl += 4
-        f[hl:] = payload
-        for i in range(n):
-            f[hl + i] ^= m[i & 3]
-        await self._tx(f)
+        await self._lock.acquire()
+        try:
+            f = bytearray(min(hl + 4 + n, _TX_CHUNK))
+            f[0] = 0x80 | op
+            if hl == 2:
+                f[1] = 0x80 | n
+            elif hl == 4:
+                f[1] = 0xFE
+                struct.pack_into(">H", f, 2, n)
+            else:
+                f[1] = 0xFF
+                struct.pack_into(">Q", f, 2, n)
+            f[hl:hl + 4] = m
+            at = hl + 4      # where the payload starts in this piece
+            i = 0            # payload bytes written
+            while True:
+                k = len(f) - at
+                f[at:] = payload[i:i + k]
+                for j in range(k):
+                    f[at + j] ^= m[(i + j) & 3]
+                self._w.write(f)
+                await self._w.drain()
+                self.bytes_out += len(f)
+                i += k
+                if i >= n:
+                    break
+                f = bytearray(min(n - i, _TX_CHUNK))
+                at = 0
+        finally:
+            self._lock.release()
 
     async def send(self, text):
         """Send one text message (str) as one masked frame (RFC 6455 §5.2, §5.3), always valid
         UTF-8 (§5.6, §8.1): a lone surrogate becomes U+FFFD (``utf8``).
         Raises ``OSError`` if the connection is closed or closing, or the write fails."""
-        await self._frame(_OP_TEXT, utf8(text))
+        try:
+            b = memoryview(text)  # MicroPython: a str lends its UTF-8 bytes, no copy
+            if len(b) != len(text):
+                b = utf8(text)    # not ASCII: may hold a lone surrogate
+        except TypeError:         # CPython: str has no buffer protocol
+            b = utf8(text)
+        await self._frame(_OP_TEXT, b)
 
     async def ping(self, data=b""):
         """Send a PING control frame (bytes, at most 125; RFC 6455 §5.5.2) - used for

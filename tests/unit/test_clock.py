@@ -1,6 +1,7 @@
 """lite_stack.clock: RFC 3339 formatting/parsing and the virtual clock (both interpreters)."""
 import asyncio
-from lite_stack.clock import iso, parse_iso, VirtualClock
+from lite_stack.clock import iso, parse_iso
+from lite_stack.vclock import VirtualClock
 from tests.unit.util import run, raises
 
 

@@ -4,7 +4,8 @@ server of test_http (VirtualClock.real_io > 0), both interpreters."""
 import os
 import sys
 
-from lite_stack.clock import VirtualClock, iso
+from lite_stack.clock import iso
+from lite_stack.vclock import VirtualClock
 from lite_stack.diaglog import CUR, OLD, DiagLog, token_ref
 from tests.unit.test_http import Server
 from tests.unit.test_station import Rig

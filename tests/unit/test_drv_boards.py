@@ -3,7 +3,7 @@ import sys
 
 from tests.fakes import machine as fm
 from tests.unit.util import raises, tmpdir
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 import boards
 import boards.desktop as desktop
 

@@ -15,7 +15,7 @@ from tests.fakes.contactor import ContactorModel
 from tests.fakes.sdm import SdmModel
 from tests.fakes.mfrc522 import Mfrc522Model, Card
 from tests.unit.util import run
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 import boards
 
 CHARGE_S = 300

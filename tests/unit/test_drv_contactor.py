@@ -5,7 +5,7 @@ from tests.fakes import machine as fm
 from tests.fakes.cp import CpCircuit
 from tests.fakes.contactor import ContactorModel
 from tests.unit.util import run
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from hal.pilot import PwmPilot
 from hal.contactor import RelayContactor
 from hal.io import FaultPin

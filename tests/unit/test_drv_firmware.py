@@ -8,7 +8,7 @@ from tests.fakes import machine as fm
 from tests.fakes import network as netfake
 from tests.fakes import ntptime as ntpfake
 from tests.unit.util import run, raises, tmpdir
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from firmware import main as fw
 
 

@@ -1,7 +1,7 @@
 """hal.mfrc522.Mfrc522 against the MFRC522 register model with ISO 14443A cards (both interpreters)."""
 from tests.fakes import machine as fm
 from tests.fakes.mfrc522 import Mfrc522Model, Card, crc_a_ref
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from hal.mfrc522 import Mfrc522, crc_a, format_uid
 
 BUS, CS, RST = 2, 5, 22

@@ -5,7 +5,7 @@ import struct
 from tests.fakes import machine as fm
 from tests.fakes.sdm import SdmModel, crc16_ref, frame
 from tests.unit.util import run, raises
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from hal.modbus import ModbusRTU, ModbusError, crc16
 from hal.sdm import SdmMeter, f32_scaled
 

@@ -1,7 +1,7 @@
 """hal.pilot.PwmPilot against the simulated CP circuit (IEC 61851-1:2017 Annex A), both interpreters."""
 from tests.fakes import machine as fm
 from tests.fakes.cp import CpCircuit
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from hal.pilot import PwmPilot
 
 PWM_PIN = 27

@@ -1,6 +1,6 @@
 """hal.s0.S0Meter (IEC 62053-31 pulse input) and hal.io (fault inputs, status LED) on the fake pins."""
 from tests.fakes import machine as fm
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from hal.s0 import S0Meter
 from hal.io import FaultPin, AnyFault, EvseLed, OFF, ON, SLOW, FAST, BLIP
 from hal.sim import make_sim_evse

@@ -6,7 +6,7 @@ image is installed. Power cuts at every persisted step resume or report the fail
 import asyncio
 import os
 
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from tests.unit import fwcerts as F
 from tests.unit.test_firmware import IMG, NOW, _req, _sec, _st
 from tests.unit.test_station import scenario

@@ -5,7 +5,8 @@ import asyncio
 import os
 from hashlib import sha256
 
-from lite_stack.clock import Clock, VirtualClock
+from lite_stack.clock import Clock
+from lite_stack.vclock import VirtualClock
 from lite_stack.core.http import HttpError, download, upload
 from lite_stack.core.net import basic, split_url
 from tests.unit.util import raises, rmtree, run, start_server, tmpdir

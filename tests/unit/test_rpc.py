@@ -2,7 +2,7 @@
 import asyncio
 import json
 
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from lite_stack.core import rpc as R
 from tests.unit.util import run, FakeConn
 

@@ -4,7 +4,7 @@ import asyncio
 
 import boards
 from device_model import ids
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from lite_stack.station import Station
 from tests.unit.fakecsms import FakeCsms
 from tests.unit.util import heap_used, run, tmpdir

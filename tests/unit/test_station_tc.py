@@ -3,7 +3,7 @@ in-process on simulated time (both interpreters). Each test follows the test cas
 as a CSMS would drive them and checks what the station must send."""
 from device_model import ids
 from hal.sim import make_sim_evse, SimRfid
-from lite_stack.clock import VirtualClock
+from lite_stack.vclock import VirtualClock
 from tests.unit.test_station import scenario
 from tests.unit.util import tmpdir
 

@@ -3,7 +3,8 @@ E05 deauthorization, J01/J02 meter values incl. the TxEnded buffers, B04 offline
 UnlockConnector, F06 TriggerMessage, G01 status ordering and faults."""
 from hal.sim import make_sim_evse, SimRfid
 from lite_stack import meter
-from lite_stack.clock import parse_iso, VirtualClock
+from lite_stack.clock import parse_iso
+from lite_stack.vclock import VirtualClock
 from tests.unit.test_station import scenario
 from tests.unit.util import tmpdir
 
