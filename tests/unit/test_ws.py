@@ -381,6 +381,32 @@ def test_unicode_text_roundtrip():
     assert out == text
 
 
+def test_long_message_sent_in_masked_pieces_arrives_whole_and_unchanged():
+    # ws writes a frame in pieces of at most 512 B (no copy of the whole message): the header and
+    # the mask continue across pieces; ASCII and multi-byte UTF-8 texts of several pieces
+    texts = ["".join(chr(48 + (i * 7) % 75) for i in range(1500)),
+             "".join(("\u00e9", "a", "\u20ac", "\U0001F50C", "z")[i % 5] for i in range(900))]
+    got = []
+
+    async def server(p):
+        await p.accept101()
+        for _ in texts:
+            fin, op, masked, key, payload, marker = await p.read_frame()
+            got.append((fin, op, masked, payload))
+
+    async def client(url):
+        ws = await WebSocket.connect(url)
+        n0 = ws.bytes_out
+        for t in texts:
+            await ws.send(t)
+        return ws.bytes_out - n0
+
+    out, _ = scenario(server, client)
+    assert [g[3] for g in got] == [t.encode() for t in texts]
+    assert all(g[0] and g[1] == 1 and g[2] for g in got)
+    assert out == sum(4 + 4 + len(t.encode()) for t in texts)   # 16-bit length, mask, payload
+
+
 def test_fragmented_message_with_interleaved_ping_gets_pong():
     async def server(p):
         await p.accept101()
