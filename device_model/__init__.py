@@ -61,17 +61,6 @@ def _slots():
 SLOT, NSLOTS = _slots()   # vid -> index into DeviceModel._v (NO_SLOT: not stored in RAM)
 
 
-class _NoLive:
-    def availability_state(self, evse, connector):
-        return "Available"
-
-    def available(self, evse, connector):
-        return True
-
-    def now(self):
-        return 0
-
-
 class DeviceModel:
     """The device model of one Charging Station.
 
@@ -81,8 +70,9 @@ class DeviceModel:
     store: ``device_model.store.Store``. evses: EVSE count (1 connector each).
     live: object giving live values: ``availability_state(evse, connector)`` -> AvailabilityState
     (evse 0 = ChargingStation, connector 0 = the EVSE), ``now()`` -> epoch s (ClockCtrlr.DateTime),
-    optional ``power_w(evse)`` -> W (EVSE.Power Actual; 0 without it). ``available()`` is not
-    used: Part 2 defines Available as "component exists", so it is the constant true.
+    optional ``power_w(evse)`` -> W (EVSE.Power Actual; 0 without it); None (a device model
+    without a station, as in the device-model tests): Available, 1970-01-01T00:00:00Z, 0 W.
+    Part 2 defines Available as "component exists", so it is the constant true.
     measurands: override of the meter's measurand names (default board.MEASURANDS, else
     ``hal.EnergyMeter.measurands``): the valuesList of every measurand MemberList.
 
@@ -97,7 +87,7 @@ class DeviceModel:
         self.board = board
         self.store = store
         self.evses = evses
-        self.live = live or _NoLive()
+        self.live = live   # None: DateTime 1970-01-01, AvailabilityState Available, Power 0
         if measurands is None:
             measurands = getattr(board, "MEASURANDS", None)
         if measurands is None:
@@ -179,15 +169,17 @@ class DeviceModel:
         if s != NO_SLOT:
             return self._v[s]
         src = field(vid, _F_DEF)
+        live = self.live
         if src == "$T":
             from device_model.rfc3339 import iso
-            return iso(self.live.now())
+            return iso(live.now() if live else 0)
         if src == "$S":
+            if live is None:
+                return "Available"
             ci = comp_index(vid)
-            return self.live.availability_state(0 if ci < C_EVSE else evse,
-                                                1 if ci == C_CONNECTOR else 0)
+            return live.availability_state(0 if ci < C_EVSE else evse, 1 if ci == C_CONNECTOR else 0)
         if src == "$P":
-            f = getattr(self.live, "power_w", None)
+            f = getattr(live, "power_w", None)
             return f(evse) if f else 0
         return self._default(vid)
 

@@ -18,8 +18,8 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-from device_model.table import COUNT, COMPONENTS, C_EVSE, C_CONNECTOR, MUTABILITY, DATA_TYPES, \
-    field, comp_index
+from device_model.table import COUNT, COMPONENTS, C_EVSE, C_CONNECTOR, MUT_CODES, MUT_NAMES, \
+    TYPE_CODES, TYPE_NAMES, field, comp_index
 
 # Bytes allowed for the CALL envelope and the NotifyReportRequest fields around reportData:
 # [2,"<36-char message id>","NotifyReport",{"requestId":2147483647,"generatedAt":
@@ -41,14 +41,14 @@ def item(dm, vid, evse):
     inst = field(vid, 2)
     if inst:
         var["instance"] = inst
-    attr = {"type": "Actual", "mutability": MUTABILITY[mut]}
+    attr = {"type": "Actual", "mutability": MUT_NAMES[MUT_CODES.index(mut)]}
     if mut != "O":
         attr["value"] = dm.text(vid, evse)
     if mut != "L":
         attr["persistent"] = True
     if mut == "R":
         attr["constant"] = True
-    ch = {"dataType": DATA_TYPES[t], "supportsMonitoring": False}
+    ch = {"dataType": TYPE_NAMES[TYPE_CODES.index(t)], "supportsMonitoring": False}
     unit = field(vid, 5)
     if unit:
         ch["unit"] = unit

@@ -117,10 +117,13 @@ TABLE = (
     "8|AllowNewSessionsPendingFirmwareUpdate||R|b|||||false|\n"
 )
 
-MUTABILITY = {"W": "ReadWrite", "O": "WriteOnly", "r": "ReadOnly", "R": "ReadOnly",
-              "L": "ReadOnly"}
-DATA_TYPES = {"i": "integer", "d": "decimal", "b": "boolean", "s": "string", "t": "dateTime",
-              "o": "OptionList", "m": "MemberList", "q": "SequenceList"}
+# The ``mut`` and ``type`` codes and their Part 2 names (MutabilityEnumType, DataEnumType): a str
+# and a tuple of str constants, in ROM when frozen (dicts would be built in RAM at import).
+MUT_CODES = "WOrRL"
+MUT_NAMES = ("ReadWrite", "WriteOnly", "ReadOnly", "ReadOnly", "ReadOnly")
+TYPE_CODES = "idbstomq"
+TYPE_NAMES = ("integer", "decimal", "boolean", "string", "dateTime", "OptionList", "MemberList",
+              "SequenceList")
 
 
 

@@ -16,7 +16,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-from device_model.table import field
+from device_model.table import TYPE_CODES, TYPE_NAMES, field
 
 INT_MIN = const(-2147483648)
 INT_MAX = const(2147483647)
@@ -26,8 +26,6 @@ _F_TYPE = const(4)
 _F_MIN = const(6)
 _F_MAX = const(7)
 
-_TYPE_CODES = {"integer": "i", "decimal": "d", "boolean": "b", "string": "s", "dateTime": "t",
-               "OptionList": "o", "MemberList": "m", "SequenceList": "q"}
 
 
 def format_value(v):
@@ -55,7 +53,7 @@ def parse_value(dtype, text, values_list=None):
     OptionList value must be one entry, a MemberList a set of entries, a SequenceList a non-empty
     ordered set; no duplicates, no blanks). Raises ValueError("InvalidValue") for bad format
     (B05.FR.07) and ValueError("ValueOutOfRange") for an int outside int32."""
-    t = _TYPE_CODES.get(dtype, dtype)
+    t = TYPE_CODES[TYPE_NAMES.index(dtype)] if dtype in TYPE_NAMES else dtype
     if not isinstance(text, str):
         raise ValueError("InvalidValue")
     if t == "i":

@@ -38,21 +38,17 @@ MAX_PARKED = 16   # Kick waits parked at once; more fall back to asyncio.wait_fo
 
 
 class Kick(asyncio.Event):
-    """An ``asyncio.Event`` made for ``Clock.wait``: ``set()`` also wakes the one waiter parked on
-    it. A wait on a Kick costs an entry in the clock's table plus one timer task for all of them,
-    instead of ``asyncio.wait_for``'s helper tasks per wait (measured on the MicroPython unix port,
-    64-bit: about 1,070 B per pending wait with ``wait_for``, about 300 B parked). One waiter at a
-    time; a second concurrent waiter on the same Kick falls back to ``wait_for``."""
+    """An ``asyncio.Event`` made for ``Clock.wait``: the one waiter parked on it awaits the Kick
+    itself, and the clock's timer wakes it at its deadline with a pulse (``set()`` then ``clear()``
+    at once: the waiter resumes and finds the Kick unset, a timeout). A pending wait costs an entry
+    in the clock's table plus one timer task for all of them, instead of ``asyncio.wait_for``'s
+    helper tasks (measured on the MicroPython unix port, 64-bit: about 1,070 B per pending wait
+    with ``wait_for``). One waiter at a time: a second concurrent waiter on the same Kick falls
+    back to ``wait_for``, and a pulse meant for the first may end its wait early (False)."""
 
     def __init__(self):
         super().__init__()
-        self.waiter = None   # the wake Event of the wait parked on this Kick
-
-    def set(self):
-        super().set()
-        w = self.waiter
-        if w is not None:
-            w.set()
+        self.parked = False   # a wait is parked on this Kick
 
 
 class Clock:
@@ -62,7 +58,7 @@ class Clock:
         self._last = ticks_ms()
         self._ms = 0
         self._wall_offset = 0  # seconds added to time.time() after set_time()
-        self._parked = []      # [deadline ms, wake Event, Kick] of the Kick waits in progress
+        self._parked = []      # [deadline ms, Kick, Kick] of the Kick waits in progress
         self._timer = None     # the task waking them at their deadlines (None: none parked)
         self._armed = 0        # the deadline it sleeps to
 
@@ -100,20 +96,20 @@ class Clock:
             except asyncio.TimeoutError:
                 pass
             return event.is_set()
-        try:   # one frame per pending wait: no helper coroutine or task
+        try:   # one frame per pending wait: no helper coroutine, task or event
             await entry[1].wait()
         finally:
             self._leave(entry)
         return event.is_set()
 
     def _enter(self, ms, event):
-        # park a free Kick: -> its entry [deadline ms, wake Event, Kick] in the table, woken by
-        # Kick.set() or by the timer task; None when it cannot be parked
-        if getattr(event, "waiter", 0) is not None or len(self._parked) >= MAX_PARKED:
+        # park a free Kick: -> its entry [deadline ms, event to await (the Kick), watched Kick] in
+        # the table, woken by its set() or by the timer's pulse; None when it cannot be parked
+        if getattr(event, "parked", True) or len(self._parked) >= MAX_PARKED:
             return None
-        entry = [self.ms() + ms, asyncio.Event(), event]
+        entry = [self.ms() + ms, event, event]
         self._parked.append(entry)
-        event.waiter = entry[1]
+        event.parked = True
         if self._timer is None or entry[0] < self._armed:
             if self._timer is not None:
                 self._timer.cancel()
@@ -121,10 +117,9 @@ class Clock:
         return entry
 
     def _leave(self, entry):
-        # the entry's wait is over (woken, timed out or cancelled): out of the table and its Kick
-        ev = entry[2]
-        if ev is not None and getattr(ev, "waiter", None) is entry[1]:
-            ev.waiter = None
+        # the entry's wait is over (woken, timed out or cancelled): out of the table, its Kick free
+        if entry[1] is entry[2]:
+            entry[2].parked = False
         if entry in self._parked:
             self._parked.remove(entry)
 
@@ -144,12 +139,20 @@ class Clock:
 
 
 def _expire(table, now):
-    # wake and drop every entry of ``table`` due at ``now`` or whose watched event is set
+    # wake and drop every entry of ``table`` due at ``now`` or whose watched event is set; a wait
+    # parked on its Kick is woken by a pulse (set then clear: its waiter resumes, finds it unset)
     i = 0
     while i < len(table):
         e = table[i]
-        if e[0] <= now or (e[2] is not None and e[2].is_set()):
+        w = e[2]
+        if w is not None and w.is_set():
+            table.pop(i)
+            if e[1] is not w:   # a wake Event of its own (VirtualClock); a Kick's waiter is scheduled
+                e[1].set()
+        elif e[0] <= now:
             table.pop(i)
             e[1].set()
+            if e[1] is w:
+                w.clear()
         else:
             i += 1

@@ -14,8 +14,9 @@ transaction (default 8).
 """
 
 ENERGY = "Energy.Active.Import.Register"
-_UNITS = {"Power.Active.Import": "W", "Current.Import": "A", "Voltage": "V",
-          "Energy.Active.Import.Interval": "Wh", "Power.Offered": "W", "SoC": "Percent"}
+# measurand -> unitOfMeasure.unit, pairs in a constant tuple (ROM when frozen; a dict is RAM)
+_UNITS = ("Power.Active.Import", "W", "Current.Import", "A", "Voltage", "V",
+          "Energy.Active.Import.Interval", "Wh", "Power.Offered", "W", "SoC", "Percent")
 CONTEXTS = ("Sample.Periodic", "Sample.Clock", "Transaction.Begin", "Transaction.End", "Trigger")
 
 
@@ -42,9 +43,8 @@ def to_sampled(pairs, context):
         sv = {"value": v, "context": context}
         if m != ENERGY:
             sv["measurand"] = m
-            u = _UNITS.get(m)
-            if u:
-                sv["unitOfMeasure"] = {"unit": u}
+            if m in _UNITS:
+                sv["unitOfMeasure"] = {"unit": _UNITS[_UNITS.index(m) + 1]}
         out.append(sv)
     return out
 

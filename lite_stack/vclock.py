@@ -22,7 +22,7 @@ class VirtualClock(Clock):
     def __init__(self, start=1767225600, max_sleepers=64, idle_spins=20):
         self._ms = 0
         self._wall = start * 1000
-        self._parked = []   # [deadline ms, wake Event, watched event or None] (sleep and wait)
+        self._parked = []   # [deadline ms, event to await, watched event or None] (sleep and wait)
         self._max = max_sleepers
         self._spins = idle_spins
         self.real_io = 0  # tests set >0 to let real sockets progress between jumps (ms of real sleep)
@@ -45,16 +45,20 @@ class VirtualClock(Clock):
         _expire(self._parked, self._ms)
 
     def _enter(self, ms, event):
-        # park the waiter of wait (with its event: woken by run once it is set, at once by a
-        # free Kick) or of sleep_ms (event None) on simulated time. (A relay task created and
-        # cancelled per wait instead leaked about 440 B per poll-loop turn on the MicroPython
-        # unix port once the station had reconnected.)
+        # park the waiter of wait or of sleep_ms (event None) on simulated time: a free Kick is
+        # awaited itself (woken by its set() or a pulse, as on Clock); a plain event, a Kick
+        # already waited on, or a sleep gets a wake Event of its own, set at the deadline or once
+        # the watched event is set. (A relay task created and cancelled per wait instead leaked
+        # about 440 B per poll-loop turn on the MicroPython unix port once the station had
+        # reconnected.)
         if len(self._parked) >= self._max:
             raise OverflowError("VirtualClock: too many sleepers")
-        entry = [self._ms + int(ms), asyncio.Event(), event]
+        if event is not None and getattr(event, "parked", True) is False:
+            event.parked = True
+            entry = [self._ms + int(ms), event, event]
+        else:
+            entry = [self._ms + int(ms), asyncio.Event(), event]
         self._parked.append(entry)
-        if event is not None and getattr(event, "waiter", 0) is None:
-            event.waiter = entry[1]
         return entry
 
     async def sleep_ms(self, ms):

@@ -16,7 +16,8 @@ import asyncio
 from binascii import b2a_base64
 from lite_stack.clock import Kick
 
-PORTS = {"ws": 80, "wss": 443, "http": 80, "https": 443, "ftp": 21}
+SCHEMES = ("ws", "wss", "http", "https", "ftp")   # and their default ports (constant tuples: ROM)
+_PORTS = (80, 443, 80, 443, 21)
 
 
 def b64(data):
@@ -48,12 +49,12 @@ def unquote(s):
 
 def split_url(url):
     """``scheme://[user[:password]@]host[:port][/path]`` -> ``(scheme, user, password, host, port,
-    path)``: scheme lower-case str (one of ``PORTS``), user/password str (percent-decoded) or None,
+    path)``: scheme lower-case str (one of ``SCHEMES``), user/password str (percent-decoded) or None,
     host str, port int (the scheme's default when absent), path str starting with "/" (a query is
     kept, not decoded). Raises ``ValueError`` for an unknown scheme, an empty host or a bad port."""
     i = url.find("://")
     scheme = url[:i].lower() if i > 0 else ""
-    if scheme not in PORTS:
+    if scheme not in SCHEMES:
         raise ValueError("scheme: " + url)
     rest = url[i + 3:]
     i = rest.find("/")
@@ -69,7 +70,7 @@ def split_url(url):
             pw = unquote(user[j + 1:])
             user = user[:j]
         user = unquote(user)
-    port = PORTS[scheme]
+    port = _PORTS[SCHEMES.index(scheme)]
     if ":" in host:
         host, port = host.rsplit(":", 1)
         port = int(port)

@@ -93,9 +93,15 @@ def test_clock_wait_on_kick_set_timeout_and_an_earlier_deadline_parked_later():
         long_k.set()
         for t in (a, b, c, d):
             await t
-        return out, len(clock._parked)
+        # the timed-out wait was woken by a pulse: its Kick is unset and free again, and a set()
+        # after the timeout is kept for the next wait
+        pulsed = (short_k.is_set(), short_k.parked)
+        short_k.set()
+        again = await clock.wait(short_k, 5)
+        return out, len(clock._parked), pulsed, again
 
-    out, parked = run(main())
+    out, parked, pulsed, again = run(main())
+    assert pulsed == (False, False) and again is True
     assert out["short"][0] is False and 40 <= out["short"][1] < 1000
     assert out["set"][0] is True and out["set"][1] < 1000
     assert out["second"][0] is True and out["second"][1] < 1000

@@ -87,7 +87,8 @@ def test_table_declares_56_variables_in_id_order():
         assert len(f) == 11, f
         assert [table.field(vid, k) for k in range(11)] == f
         assert table.comp_index(vid) == int(f[0], 16)
-        assert f[3] in table.MUTABILITY and f[4] in table.DATA_TYPES, f
+        assert len(f[3]) == 1 and f[3] in table.MUT_CODES, f
+        assert len(f[4]) == 1 and f[4] in table.TYPE_CODES, f
         key = (table.COMPONENTS[int(f[0], 16)], f[1], f[2])
         assert key not in names, key
         names[key] = 1
