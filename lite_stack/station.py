@@ -149,6 +149,8 @@ class Station:
                 coros.append(obj.task())
         tasks = [asyncio.create_task(c) for c in coros]
         await self.provisioning.done.wait()
+        if self.provisioning.job is not None:
+            tasks.append(self.provisioning.job)   # the Reset being executed (B11/B12)
         for t in tasks:
             t.cancel()
         self.ctx.tasks.cancel()
