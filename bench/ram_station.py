@@ -57,7 +57,7 @@ FIRST = ("lite_stack", "device_model", "device_model.rfc3339", "lite_stack.clock
          "lite_stack.context", "lite_stack.core.link", "lite_stack.blocks",
          "lite_stack.blocks.provisioning", "lite_stack.blocks.availability",
          "lite_stack.blocks.security", "lite_stack.blocks.authorization",
-         "lite_stack.blocks.transactions", "lite_stack.blocks.remote", "lite_stack.blocks.metering",
+         "lite_stack.blocks.transactions", "lite_stack.blocks.metering",
          "lite_stack.core.ws", "lite_stack.station")
 
 _argv = sys.argv[1:]

@@ -60,7 +60,7 @@ BLOCKS = (
     ("authorization", "C Authorization", "Part 2 C01, C09, C11, C15"),
     ("transactions", "E Transactions: power-path transactions, persisted TransactionEvent queue",
      "Part 2 E01-E14"),
-    ("remote", "F Remote control", "Part 2 F01-F06"),
+    ("remote", "F Remote control, on demand: RequestStart/Stop, Unlock, Trigger", "Part 2 F01-F06"),
     ("availability", "G Availability: status, heartbeat, ChangeAvailability", "Part 2 G01-G04"),
     ("meter", "J Meter values", "Part 2 J01-J02"),
     ("datatransfer", "P DataTransfer, on demand", "Part 2 P01"),

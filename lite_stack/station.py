@@ -33,7 +33,6 @@ from lite_stack.blocks.availability import Availability
 from lite_stack.blocks.fwstatus import FirmwareStatus
 from lite_stack.blocks.metering import Metering
 from lite_stack.blocks.provisioning import Provisioning
-from lite_stack.blocks.remote import Remote
 from lite_stack.blocks.security import Security
 from lite_stack.blocks.transactions import Transactions
 from lite_stack.clock import Clock
@@ -89,8 +88,8 @@ class Station:
         self.transactions = tx = Transactions(ctx)
         # composition order = event order: after registration the statuses go first, then the
         # security events, then the queued TransactionEvents
-        self.blocks = [self.provisioning, av, Security(ctx), auth, tx, Remote(ctx), Metering(ctx),
-                       fw]
+        # (F remote control is the on-demand block ``remote``: lite_stack.blocks.ON_DEMAND)
+        self.blocks = [self.provisioning, av, Security(ctx), auth, tx, Metering(ctx), fw]
         self._polls = (auth.poll, tx.poll, av.poll)   # per EVSE: held auth, power path, status
         router = Router(ctx)
         ctx.demand = router.demand
@@ -150,6 +149,8 @@ class Station:
                 coros.append(obj.task())
         tasks = [asyncio.create_task(c) for c in coros]
         await self.provisioning.done.wait()
+        if self.provisioning.job is not None:
+            tasks.append(self.provisioning.job)   # the Reset being executed (B11/B12)
         for t in tasks:
             t.cancel()
         self.ctx.tasks.cancel()

@@ -9,7 +9,6 @@ its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its st
   B provisioning   B01-B04 registration, B11/B12 Reset                     blocks/provisioning.py
   C authorization  C01 Authorize, C15 offline, ClearCache (C11)            blocks/authorization.py
   E transactions   E01-E10, E14 and the TransactionEvent sender E11-E13    blocks/transactions.py
-  F remote control F01-F06 RequestStart/Stop, UnlockConnector, Trigger     blocks/remote.py
   G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
   J metering       J01 clock-aligned meter values                          blocks/metering.py
   L fw status      L01 boot reason FirmwareUpdate, resume after a reboot,
@@ -28,6 +27,9 @@ the job never starts (task set full, answer cancelled), and a job calls ``done()
   M certificates   InstallCertificate, GetInstalledCertificateIds,
                    DeleteCertificate (M03-M05)                             blocks/certificates.py
   B net profiles   SetNetworkProfile (B09, A05)                            blocks/netprofile.py
+  F remote control F01-F06 RequestStart/StopTransaction, UnlockConnector,
+                   TriggerMessage (routed to the resident blocks'
+                   ``ctx.triggers``)                                       blocks/remote.py
   P data transfer  DataTransfer (P01)                                      blocks/datatransfer.py
   N customer info  CustomerInformation -> NotifyCustomerInformation
                    (N09 get, N10 clear)                                    blocks/customerinfo.py
@@ -51,6 +53,10 @@ ON_DEMAND = {
     "SetVariables": "variables",
     "GetBaseReport": "report",
     "DataTransfer": "datatransfer",
+    "RequestStartTransaction": "remote",
+    "RequestStopTransaction": "remote",
+    "UnlockConnector": "remote",
+    "TriggerMessage": "remote",
     "InstallCertificate": "certificates",
     "GetInstalledCertificateIds": "certificates",
     "DeleteCertificate": "certificates",

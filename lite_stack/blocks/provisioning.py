@@ -47,7 +47,7 @@ class Provisioning:
             self.boot_reason = ctx.boot_reason   # FirmwareUpdate, set by fwstatus (L01)
         ctx.boot_reason = self.boot_reason  # read by transaction recovery (E11: ImmediateReset)
         self._trigger = Kick()
-        self._reset_now = asyncio.Event()
+        self.job = None                   # the task executing the Reset, once one is due
         self._next_reason = "RemoteReset"   # boot reason after the Reset is executed
         self.done = asyncio.Event()       # set when a Reset has been executed
         if self.boot_reason != "PowerUp":
@@ -66,7 +66,7 @@ class Provisioning:
         self.ctx.store.save(STORE, {"boot": boot})
 
     def tasks(self):
-        return [self._boot_task(), self._reset_task()]
+        return [self._boot_task()]   # a Reset gets its task when it is due (``job``)
 
     # ---- B01-B03 ---------------------------------------------------------------------------------
     async def _boot_task(self):
@@ -120,18 +120,22 @@ class Provisioning:
             return status("Scheduled")  # B12.FR.01
 
         async def fire():
-            self._reset_now.set()
+            if self.job is None:   # see on_event
+                self.job = asyncio.create_task(self._reset())
         ctx.after(fire)
         return status("Accepted")
 
     def on_event(self, kind, evse, data):
         if kind == "tx_ended" and self.ctx.reset_pending == "OnIdle" \
-                and not any(e.tx for e in self.ctx.evses):
-            self._reset_now.set()
+                and not any(e.tx for e in self.ctx.evses) and self.job is None:
+            # the Reset starts once: a later trigger (an Immediate Reset after a Scheduled one,
+            # the tx_ended events of its own end_all) finds it started. It runs as a task of its
+            # own, outside the bounded task set like the resident task that used to wait for it;
+            # Station.run cancels it with the station's tasks.
+            self.job = asyncio.create_task(self._reset())
 
-    async def _reset_task(self):
+    async def _reset(self):
         ctx = self.ctx
-        await self._reset_now.wait()
         ctx.emit("end_all", None, ("ResetCommand", "ImmediateReset"))
         self.boot_reason = self._next_reason
         self._save(self._next_reason)

@@ -93,6 +93,24 @@ def test_P01_data_transfer_block_on_demand_unknown_vendor_TC_P_01_CS():
     scenario(s)
 
 
+def test_F_remote_control_block_is_loaded_per_request_and_released_after_the_response():
+    async def s(rig):
+        blocks.release("lite_stack.blocks.remote")   # another test may have imported it directly
+        await rig.boot()
+        assert not _loaded("lite_stack.blocks.remote")
+        r = await rig.csms.call("UnlockConnector", {"evseId": 9, "connectorId": 1})
+        assert r[2] == {"status": "UnknownConnector"}
+        r = await rig.csms.call("RequestStopTransaction", {"transactionId": "none"})
+        assert r[2] == {"status": "Rejected"}
+        n = len(rig.csms.of("Heartbeat"))
+        r = await rig.csms.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+        assert r[2] == {"status": "Accepted"}   # the resident availability block's trigger
+        await rig.csms.wait_for(lambda: len(rig.csms.of("Heartbeat")) > n)
+        assert not _loaded("lite_stack.blocks.remote")
+        assert rig.station.rpc.handlers.busy == {}
+    scenario(s)
+
+
 def test_F06_trigger_routes_to_the_owning_block_and_unknown_message_is_not_implemented():
     async def s(rig):
         await rig.boot()

@@ -387,6 +387,30 @@ def test_B12_reset_immediate_ends_transaction_first_TC_B_22_CS():
     scenario(s)
 
 
+def test_B12_reset_immediate_after_a_scheduled_one_is_executed_once():
+    async def s(rig):
+        await rig.boot()
+        for n in (1, 2):
+            rig.evse(n).pilot.plug_in()
+            rig.hal[1].swipe("AB12CD3%d" % n)
+            await rig.settle(3)
+        assert all(e.tx for e in rig.station.evses)
+        r = await rig.csms.call("Reset", {"type": "OnIdle"})
+        assert r[2]["status"] == "Scheduled"
+        saves = []
+        prov = rig.station.provisioning
+        save0 = prov._save
+        prov._save = lambda boot="PowerUp": (saves.append(boot), save0(boot))
+        r = await rig.csms.call("Reset", {"type": "Immediate"})
+        assert r[2]["status"] == "Accepted"
+        res = await asyncio.wait_for(rig.task, 10)
+        assert res == "reset"
+        ended = [t for t in rig.te() if t["eventType"] == "Ended"]
+        assert sorted(t["transactionInfo"]["stoppedReason"] for t in ended) == ["ImmediateReset"] * 2
+        assert len(saves) == 1   # the last tx_ended (reset still OnIdle) did not start a second one
+    scenario(s, evses=2)
+
+
 def test_B11_reset_evse_not_supported_TC_B_28_CS():
     async def s(rig):
         await rig.boot()
