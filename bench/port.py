@@ -203,7 +203,7 @@ IMPORT_INIT = ("hal", "boards")
 
 def on_demand_modules(root=ROOT):
     """Dotted names of the modules the stack loads on demand and releases after use: the blocks of
-    ``lite_stack.blocks.ON_DEMAND`` (action -> block) and what each releases with it (its
+    ``lite_stack.blocks.ON_DEMAND`` (action, block pairs) and what each releases with it (its
     ``RELEASE``, e.g. device_model.report). Read from the source, so it works for any checkout."""
     import ast
     path = os.path.join(root, "lite_stack", "blocks", "__init__.py")
@@ -216,7 +216,8 @@ def on_demand_modules(root=ROOT):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ON_DEMAND"
                                                 for t in node.targets):
             val = ast.literal_eval(node.value)
-            names.update(val.values() if isinstance(val, dict) else val)
+            # action -> module dict, or flat (action, module, ...) pairs
+            names.update(val.values() if isinstance(val, dict) else val[1::2])
     out = set()
     for n in names:
         out.add("lite_stack.blocks." + n)

@@ -1290,11 +1290,13 @@ def fw32_markdown(fw):
     L += [
         "**Method.** `bench/fw32.py` builds MicroPython %s `ports/qemu` for the board %s (Arm Cortex-M3, "
         "32-bit: `sys.maxsize == 2**31-1`) with `extmod/asyncio` and the device image of the stack "
-        "(%d modules: `ocpp2lite.deploy.image_sources` for board `%s` + `fw_image.py`) frozen in with "
+        "(%d modules: `ocpp2lite.deploy.image_sources` for board `%s` + `fw_image.py`, and the bench's "
+        "`lite_stack/vclock.py`, which no device image holds) frozen in with "
         "`opt=3`, as firmware/manifest.py does, and runs it in `%s`. Over the raw REPL on qemu's serial "
         "(the same code path as `--port` for a real board) it mounts littlefs on a RAM block device "
         "(%d KiB of SRAM outside the GC heap) at `/ram`, then runs bench/ram_board.py: the Core day "
-        "in-process (in-memory CSMS, simulated EVSE, `VirtualClock`), `gc.collect(); gc.mem_alloc()` "
+        "in-process (in-memory CSMS that keeps the station's answers as text, simulated EVSE, "
+        "`VirtualClock`), `gc.collect(); gc.mem_alloc()` "
         "before and after every OCPP-J frame and at every step. On a board the imported stack is RAM "
         "too: the bytecode stays in flash, but module dicts, function and class objects and tables "
         "built at import are GC heap; so the figure set against OCA's %d kB is **imports + working "
@@ -1311,7 +1313,7 @@ def fw32_markdown(fw):
         "| asyncio, json (frozen; not counted) | %s |" % _k(f.get("sys_import")),
         "| **(i) imported stack** (%d modules, frozen) | **%s** |" % (len(fw.get("imports") or []),
                                                                       _k(f.get("stack_import"))),
-        "| bench probes (wrappers around Rpc; not counted) | %s |" % _k(f.get("probes")),
+        "| bench probes (wrappers around Rpc) and its `VirtualClock` module; not counted | %s |" % _k(f.get("probes")),
         "| **(ii) working set**: peak above the imports, at sample `%s` | **%s** |" % (
             f.get("peak_label"), _k(f.get("working_set"))),
         "| **total = (i) + (ii)** (target <= %d, our goal <= %d) | **%s** %s |" % (

@@ -81,7 +81,7 @@ def test_blocks_never_import_each_other(path):
 
 def test_on_demand_blocks_are_imported_by_nobody():
     from lite_stack.blocks import ON_DEMAND
-    lazy = {"lite_stack.blocks." + n for n in ON_DEMAND.values()} | {"device_model.report"}
+    lazy = {"lite_stack.blocks." + n for n in ON_DEMAND[1::2]} | {"device_model.report"}
     for path in _stack_modules() + _modules("firmware") + _modules("boards"):
         hit = lazy & _imports(path)
         if path == "device_model/__init__.py":
@@ -91,7 +91,7 @@ def test_on_demand_blocks_are_imported_by_nobody():
 
 def test_every_on_demand_block_exists_with_handle():
     from lite_stack.blocks import ON_DEMAND
-    for name in set(ON_DEMAND.values()):
+    for name in set(ON_DEMAND[1::2]):
         src = open(os.path.join(ROOT, "lite_stack", "blocks", name + ".py")).read()
         assert "\ndef handle(ctx, action, p, done):" in src, name
 

@@ -2,7 +2,7 @@
 
 Resident blocks are imported by the station at start and live as long as it does; each is a class
 built with the station's ``lite_stack.context.Context`` and owns its handlers (``HANDLERS``:
-action -> method name), its TriggerMessage entries (``ctx.triggers``), its tasks (``tasks()``),
+action, method name, ... as flat pairs in a constant tuple), its TriggerMessage entries (``ctx.triggers``), its tasks (``tasks()``),
 its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its state:
 
   A security       SecurityEventNotification (A04)                         blocks/security.py
@@ -14,7 +14,7 @@ its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its st
   L fw status      L01 boot reason FirmwareUpdate, resume after a reboot,
                    TriggerMessage FirmwareStatusNotification               blocks/fwstatus.py
 
-On-demand blocks (``ON_DEMAND``: action -> module name) are rare: the router imports the module
+On-demand blocks (``ON_DEMAND``: action, module name, ... as flat pairs) are rare: the router imports the module
 when its action arrives and drops it from ``sys.modules`` when its work is done, so its function
 objects go back to the GC heap while it sleeps. Such a module has ``handle(ctx, action, payload,
 done)``; it returns the response payload and calls ``done()`` once all its work (including jobs
@@ -48,25 +48,34 @@ smart charging (K:
 """
 import sys
 
-ON_DEMAND = {
-    "GetVariables": "variables",
-    "SetVariables": "variables",
-    "GetBaseReport": "report",
-    "DataTransfer": "datatransfer",
-    "RequestStartTransaction": "remote",
-    "RequestStopTransaction": "remote",
-    "UnlockConnector": "remote",
-    "TriggerMessage": "remote",
-    "InstallCertificate": "certificates",
-    "GetInstalledCertificateIds": "certificates",
-    "DeleteCertificate": "certificates",
-    "SetNetworkProfile": "netprofile",
-    "CustomerInformation": "customerinfo",
-    "UpdateFirmware": "firmware",
-    "GetLog": "diagnostics",
-}
+ON_DEMAND = (   # action, module name, ...: flat pairs, a constant tuple (ROM when frozen, a dict is RAM)
+    "GetVariables", "variables",
+    "SetVariables", "variables",
+    "GetBaseReport", "report",
+    "DataTransfer", "datatransfer",
+    "RequestStartTransaction", "remote",
+    "RequestStopTransaction", "remote",
+    "UnlockConnector", "remote",
+    "TriggerMessage", "remote",
+    "InstallCertificate", "certificates",
+    "GetInstalledCertificateIds", "certificates",
+    "DeleteCertificate", "certificates",
+    "SetNetworkProfile", "netprofile",
+    "CustomerInformation", "customerinfo",
+    "UpdateFirmware", "firmware",
+    "GetLog", "diagnostics",
+)
 
 _PKG = "lite_stack.blocks"
+
+
+def pair(pairs, key):
+    """The value after ``key`` in a flat pairs tuple (``ON_DEMAND``, a block's ``HANDLERS``), or
+    None: keys are at even indexes."""
+    for i in range(0, len(pairs), 2):
+        if pairs[i] == key:
+            return pairs[i + 1]
+    return None
 
 
 def load(name):
@@ -104,14 +113,15 @@ class Router:
         self.busy = {}   # on-demand module name -> requests not yet done
 
     def add(self, block):
-        for action in block.HANDLERS:
-            self.table[action] = block   # the block, not a bound method: no object per action
+        h = block.HANDLERS
+        for i in range(0, len(h), 2):
+            self.table[h[i]] = block   # the block, not a bound method: no object per action
 
     def get(self, action):
         b = self.table.get(action)
         if b is not None:
-            return getattr(b, b.HANDLERS[action])
-        name = ON_DEMAND.get(action)
+            return getattr(b, pair(b.HANDLERS, action))
+        name = pair(ON_DEMAND, action)
         if name is None:
             return None
         return lambda p: self._demand(name, action, p)

@@ -32,7 +32,7 @@ from lite_stack.diaglog import token_ref
 
 
 class Authorization:
-    HANDLERS = {"ClearCache": "clear_cache"}
+    HANDLERS = ("ClearCache", "clear_cache")
 
     def __init__(self, ctx):
         self.ctx = ctx

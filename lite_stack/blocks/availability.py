@@ -31,7 +31,7 @@ STORE = "avail"
 
 
 class Availability:
-    HANDLERS = {"ChangeAvailability": "change_availability"}
+    HANDLERS = ("ChangeAvailability", "change_availability")
 
     def __init__(self, ctx):
         self.ctx = ctx

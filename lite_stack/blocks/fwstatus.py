@@ -16,7 +16,7 @@ STORE = "fw"
 
 
 class FirmwareStatus:
-    HANDLERS = {}
+    HANDLERS = ()
 
     def __init__(self, ctx):
         self.ctx = ctx

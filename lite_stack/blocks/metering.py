@@ -23,7 +23,7 @@ def next_aligned(now_s, interval_s):
 
 
 class Metering:
-    HANDLERS = {}
+    HANDLERS = ()
 
     def __init__(self, ctx):
         self.ctx = ctx

@@ -36,7 +36,7 @@ STORE = "boot"
 
 
 class Provisioning:
-    HANDLERS = {"Reset": "reset"}
+    HANDLERS = ("Reset", "reset")
 
     def __init__(self, ctx, connected):
         """``connected``: the link's asyncio.Event, set while a WebSocket is open."""

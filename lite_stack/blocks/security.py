@@ -27,7 +27,7 @@ NOT_CRITICAL = ("FailedToAuthenticateAtCsms", "CsmsFailedToAuthenticate",
 
 
 class Security:
-    HANDLERS = {}
+    HANDLERS = ()
 
     def __init__(self, ctx):
         self.ctx = ctx

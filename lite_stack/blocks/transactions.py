@@ -55,7 +55,7 @@ class Tx:
 
 
 class Transactions:
-    HANDLERS = {"GetTransactionStatus": "get_transaction_status"}
+    HANDLERS = ("GetTransactionStatus", "get_transaction_status")
 
     def __init__(self, ctx):
         self.ctx = ctx
