@@ -271,11 +271,15 @@ class Csms:
         self.pred = None
         return self.hit
 
-    async def call(self, action, payload, timeout=60):
+    async def call(self, action, payload, ok=None, timeout=60):
+        """Send the CALL ``action`` with ``payload`` (JSON text) and wait for its CALLRESULT;
+        ``ok(result payload)`` must be true. Returns nothing: a request or an answer held in the
+        caller's frame (a local, or a stale slot of its value stack) would stay in the measured
+        heap as if it were the station's."""
         import json
         self.n += 1
         self.answer = None
-        self.conn.push(json.dumps([2, "csms-%d" % self.n, action, payload]))
+        self.conn.push('[2,"csms-%d","%s",%s]' % (self.n, action, payload))
         t0 = self.clock.ms()
         while self.answer is None:
             if self.clock.ms() - t0 > timeout * 1000:
@@ -286,7 +290,8 @@ class Csms:
         self.answer = None
         if a[0] != 3:
             raise AssertionError("%s: CALLERROR %s" % (action, a[2]))
-        return a[2]
+        if ok is not None and not ok(a[2]):
+            raise AssertionError("%s: %s" % (action, a[2]))
 
 
 def te(kind, trig=None, key=None, val=None):
@@ -307,11 +312,31 @@ def is_action(name, test=None):
     return pred
 
 
-def _var(c, v, val=None):
-    d = {"component": {"name": c}, "variable": {"name": v}}
-    if val is not None:
-        d["attributeValue"] = val
-    return d
+# The CSMS's requests as JSON text constants (compiled with this script, before the samples that
+# count): SetVariables TxUpdatedInterval=1, Interval=2, RetryBackOffWaitMinimum=1,
+# RetryBackOffRandomRange=0, RetryBackOffRepeatTimes=0; GetVariables of five variables and an
+# unknown one.
+SET_VARIABLES = (
+    '{"setVariableData":[{"component":{"name":"SampledDataCtrlr"},"variable":{"name":"TxUpdatedInterv'
+    'al"},"attributeValue":"1"},{"component":{"name":"AlignedDataCtrlr"},"variable":{"name":"Interval'
+    '"},"attributeValue":"2"},{"component":{"name":"OCPPCommCtrlr"},"variable":{"name":"RetryBackOffW'
+    'aitMinimum"},"attributeValue":"1"},{"component":{"name":"OCPPCommCtrlr"},"variable":{"name":"Ret'
+    'ryBackOffRandomRange"},"attributeValue":"0"},{"component":{"name":"OCPPCommCtrlr"},"variable":{"'
+    'name":"RetryBackOffRepeatTimes"},"attributeValue":"0"}]}')
+GET_VARIABLES = (
+    '{"getVariableData":[{"component":{"name":"OCPPCommCtrlr"},"variable":{"name":"HeartbeatInterval"'
+    '}},{"component":{"name":"SampledDataCtrlr"},"variable":{"name":"TxUpdatedInterval"}},{"component'
+    '":{"name":"AlignedDataCtrlr"},"variable":{"name":"Interval"}},{"component":{"name":"ChargingStat'
+    'ion"},"variable":{"name":"AvailabilityState"}},{"component":{"name":"SecurityCtrlr"},"variable":'
+    '{"name":"SecurityProfile"}},{"component":{"name":"NoSuchCtrlr"},"variable":{"name":"NoSuchVariab'
+    'le"}}]}')
+
+
+def _all_accepted(p):
+    for x in p["setVariableResult"]:
+        if x["attributeStatus"] != "Accepted":
+            return False
+    return True
 
 
 async def core_day(csms, st_holder, evse_hw, rfid, clock):
@@ -328,23 +353,12 @@ async def core_day(csms, st_holder, evse_hw, rfid, clock):
     csms.expect(is_action("SecurityEventNotification"))
     await csms.wait("boot")
     await mark("boot")
-    r = await csms.call("SetVariables", {"setVariableData": [
-        _var("SampledDataCtrlr", "TxUpdatedInterval", "1"), _var("AlignedDataCtrlr", "Interval", "2"),
-        _var("OCPPCommCtrlr", "RetryBackOffWaitMinimum", "1"),
-        _var("OCPPCommCtrlr", "RetryBackOffRandomRange", "0"),
-        _var("OCPPCommCtrlr", "RetryBackOffRepeatTimes", "0")]})
-    for x in r["setVariableResult"]:
-        if x["attributeStatus"] != "Accepted":
-            raise AssertionError("SetVariables")
+    await csms.call("SetVariables", SET_VARIABLES, _all_accepted)
     await mark("set_variables")
-    r = await csms.call("GetVariables", {"getVariableData": [
-        _var("OCPPCommCtrlr", "HeartbeatInterval"), _var("SampledDataCtrlr", "TxUpdatedInterval"),
-        _var("AlignedDataCtrlr", "Interval"), _var("ChargingStation", "AvailabilityState"),
-        _var("SecurityCtrlr", "SecurityProfile"), _var("NoSuchCtrlr", "NoSuchVariable")]})
-    del r
+    await csms.call("GetVariables", GET_VARIABLES)
     await mark("get_variables")
     csms.expect(is_action("NotifyReport", lambda p: not p.get("tbc")))
-    await csms.call("GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})
+    await csms.call("GetBaseReport", '{"requestId":7,"reportBase":"FullInventory"}')
     await csms.wait("NotifyReport")
     await mark("base_report")
 
@@ -364,9 +378,9 @@ async def core_day(csms, st_holder, evse_hw, rfid, clock):
     await csms.wait("local Ended")
     await mark("local_tx_ended")
 
-    idt = {"idToken": "AB12CD34", "type": "ISO14443"}
     csms.expect(te("Started", None, "remoteStartId", 42))
-    await csms.call("RequestStartTransaction", {"idToken": idt, "remoteStartId": 42, "evseId": 1})
+    await csms.call("RequestStartTransaction",
+                    '{"idToken":{"idToken":"AB12CD34","type":"ISO14443"},"remoteStartId":42,"evseId":1}')
     pilot.plugged = True
     wake()
     tid = await csms.wait("remote Started")
@@ -374,7 +388,7 @@ async def core_day(csms, st_holder, evse_hw, rfid, clock):
     await csms.wait("remote Updated")
     await mark("remote_tx_started")
     csms.expect(te("Ended", "RemoteStop"))
-    await csms.call("RequestStopTransaction", {"transactionId": tid})
+    await csms.call("RequestStopTransaction", '{"transactionId":"%s"}' % tid)
     await csms.wait("remote Ended")
     csms.expect(is_action("StatusNotification", lambda p: p["connectorStatus"] == "Available"))
     pilot.plugged = False
@@ -383,10 +397,11 @@ async def core_day(csms, st_holder, evse_hw, rfid, clock):
     await mark("remote_tx_ended")
 
     csms.expect(is_action("StatusNotification"))
-    await csms.call("TriggerMessage", {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}})
+    await csms.call("TriggerMessage",
+                    '{"requestedMessage":"StatusNotification","evse":{"id":1,"connectorId":1}}')
     await csms.wait("triggered StatusNotification")
     csms.expect(is_action("MeterValues"))
-    await csms.call("TriggerMessage", {"requestedMessage": "MeterValues", "evse": {"id": 1}})
+    await csms.call("TriggerMessage", '{"requestedMessage":"MeterValues","evse":{"id":1}}')
     await csms.wait("triggered MeterValues")
     await mark("trigger")
 
@@ -413,7 +428,7 @@ async def core_day(csms, st_holder, evse_hw, rfid, clock):
     await mark("replayed")
 
     csms.expect(is_action("BootNotification", lambda p: p["reason"] == "RemoteReset"))
-    await csms.call("Reset", {"type": "Immediate"})
+    await csms.call("Reset", '{"type":"Immediate"}')
     await mark("reset")
     await csms.wait("BootNotification RemoteReset")
     csms.expect(is_action("SecurityEventNotification"))

@@ -129,7 +129,7 @@ def _modules(root, pkgs=PACKAGES):
             out.extend(_modules(root, subs)[:-len(EXTRA)])
     if pkgs is PACKAGES:
         from lite_stack.blocks import ON_DEMAND
-        lazy = ["lite_stack.blocks." + n for n in ON_DEMAND[1::2]] + ["device_model.report"]
+        lazy = ["lite_stack.blocks." + ON_DEMAND[i] for i in range(1, len(ON_DEMAND), 2)] + ["device_model.report"]
         out = [m for m in out if m not in lazy]
     return out + list(EXTRA)
 

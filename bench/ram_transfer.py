@@ -154,6 +154,18 @@ def transfer_prepare(board):
         _T[k] = 0
 
 
+def _accepted(p):
+    return p.get("status") == "Accepted"
+
+
+def _fw_request(rid, when, cert, sig):
+    # the UpdateFirmware payload as JSON text, built in a frame of its own (see Csms.call)
+    import json
+    return json.dumps({"requestId": rid, "firmware": {
+        "location": "http://files.local/fw.bin", "retrieveDateTime": when,
+        "signingCertificate": cert, "signature": sig}})
+
+
 def _final_fw(action, p):
     if action == "FirmwareStatusNotification" and p["status"] in (
             "Installed", "DownloadFailed", "InvalidSignature", "InstallationFailed",
@@ -190,12 +202,7 @@ async def transfer_day(csms, st_holder, evse_hw, rfid, clock):
         _T["dl"] = 0
         sample("ph:" + tag)
         csms.expect(_final_fw)
-        r = await csms.call("UpdateFirmware", {"requestId": rid, "firmware": {
-            "location": "http://files.local/fw.bin", "retrieveDateTime": iso(clock.now() - 60),
-            "signingCertificate": cert, "signature": sig}})
-        if r.get("status") != "Accepted":
-            raise AssertionError("UpdateFirmware %s: %s" % (tag, r))
-        del r
+        await csms.call("UpdateFirmware", _fw_request(rid, iso(clock.now() - 60), cert, sig), _accepted)
         got = await csms.wait("firmware %s" % tag, 3600)
         print("@T fw_%s %s %d" % (tag, got, _T["dl"]))
         if got != "Installed":
@@ -211,11 +218,8 @@ async def transfer_day(csms, st_holder, evse_hw, rfid, clock):
     _T["up"] = 0
     sample("ph:log")
     csms.expect(_final_log)
-    r = await csms.call("GetLog", {"requestId": 9, "logType": "DiagnosticsLog",
-                                   "log": {"remoteLocation": "http://logs.local/up"}})
-    if r.get("status") != "Accepted":
-        raise AssertionError("GetLog: %s" % r)
-    del r
+    await csms.call("GetLog", '{"requestId":9,"logType":"DiagnosticsLog",'
+                    '"log":{"remoteLocation":"http://logs.local/up"}}', _accepted)
     got = await csms.wait("log upload", 3600)
     print("@T log %s %d" % (got, _T["up"]))
     if got != "Uploaded":
