@@ -162,10 +162,11 @@ def test_A04_critical_events_kept_offline_and_delivered_in_order_TC_A_04_CS():
         await rig.settle(2)
         assert _events(rig) == ["StartupOfTheDevice", "InvalidCsmsCertificate", "TamperDetectionActivated"]
         assert rig.csms.of("SecurityEventNotification")[1]["techInfo"] == "bad chain"
-        kinds = [e[2] for e in rig.station.blocks[2].log.entries()]
+        kinds = [e[2] for e in SecLog(rig.station.store).entries()]
         assert kinds == ["StartupOfTheDevice", "InvalidCsmsCertificate", "TamperDetectionActivated",
                          "InvalidMessages"]
-        assert rig.station.blocks[2].log.ring() == (0, [])
+        assert SecLog(rig.station.store).ring() == (0, [])
+        assert "lite_stack.seclog" not in sys.modules   # imported per event, released after
     scenario(s)
 
 
@@ -225,7 +226,7 @@ def test_A02_http_401_backs_off_and_records_FailedToAuthenticateAtCsms():
         att = rig.csms.attempts
         assert 2 <= len(att) < 12, att                     # backing off, not spinning
         assert all(b[0] - a[0] >= BACKOFF_FLOOR_S * 1000 for a, b in zip(att, att[1:]))
-        kinds = [e[2] for e in rig.station.blocks[2].log.entries()]
+        kinds = [e[2] for e in SecLog(rig.station.store).entries()]
         assert kinds and all(k == "FailedToAuthenticateAtCsms" for k in kinds)
         rig.csms.password = "factory-password-0001"
         await rig.csms.wait_for(lambda: rig.station.accepted, 600)
