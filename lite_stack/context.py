@@ -38,7 +38,11 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 - ``spawn(coro)``: start a task in the station's one bounded task set (``TaskSet``).
 - ``reconnect``: coroutine function closing the CSMS connection so that the link opens a new one
   at once (A01 after a new BasicAuthPassword; run it through ``after``), or None.
-- ``certs``: the installed CA certificates (``lite_stack.core.certstore.CertStore``, M03-M05);
+- ``certs``: the installed CA certificates (M03-M05), a ``lite_stack.core.certstore.CertStore``
+  read from the store on each access (not resident: whoever reads it releases
+  ``lite_stack.core.certstore`` after its use; an on-demand block lists it in ``RELEASE``);
+  ``keep_csms_root`` (link: the connection in use has security profile >= 2, so the last
+  CSMSRootCertificate may not be deleted, M04);
   ``net``: the network connection profiles (``lite_stack.core.netconf.NetConf``, B09/B10/A05).
 - ``demand(name)``: start the on-demand block ``name`` without a request (its ``resume``; see
   ``lite_stack.blocks``); ``reboot()``: end this run as after an executed Reset (the station's
@@ -160,9 +164,18 @@ class Context:
         self.offline_since = clock.ms()
         self.wake_ev = Kick()
         self.reconnect = None
-        self.certs = None
+        self.keep_csms_root = False
         self.net = None
         self.diag = None
+
+    @property
+    def certs(self):
+        """The installed CA certificates, read now: ``CertStore(store, board CERT_SLOTS or 4)``
+        with ``keep_csms_root`` (see the module docstring; the caller releases the module)."""
+        from lite_stack.core.certstore import CertStore
+        c = CertStore(self.store, getattr(self.board, "CERT_SLOTS", 4))
+        c.keep_csms_root = self.keep_csms_root
+        return c
 
     def log(self, text):
         if self.diag is not None:   # the diagnostics log (lite_stack.diaglog, N01)

@@ -27,7 +27,7 @@ import asyncio
 
 from device_model import DeviceModel, ids
 from device_model.store import Store
-from lite_stack.blocks import Router, release
+from lite_stack.blocks import Router
 from lite_stack.blocks.authorization import Authorization
 from lite_stack.blocks.availability import Availability
 from lite_stack.blocks.fwstatus import FirmwareStatus
@@ -38,7 +38,7 @@ from lite_stack.blocks.security import Security
 from lite_stack.blocks.transactions import Transactions
 from lite_stack.clock import Clock
 from lite_stack.context import Context
-from lite_stack.core.certstore import CertStore
+from lite_stack.core import release
 from lite_stack.core.link import Link
 from lite_stack.core.netconf import NetConf, factory_sp
 from lite_stack.core.rpc import Rpc
@@ -67,17 +67,19 @@ class Station:
         for i in range(n):
             self.evses.append(Evse(i + 1, evse_hal[i], ctx.emit))
         self.rpc.spawn = ctx.spawn
-        self.certs = ctx.certs = CertStore(store, getattr(board, "CERT_SLOTS", 4))
         url = settings["csms_url"]
         self.net = ctx.net = NetConf(store, self.dm, url, factory_sp(
             url, settings.get("password"), settings.get("security_profile")))
+        certs = ctx.certs   # read for this start only: the module is released below
         if self.net.fresh:
-            self._factory_certs(settings, ctx.log)
-        self.dm.set(ids.CERTIFICATE_ENTRIES, self.certs.count())
+            self._factory_certs(certs, settings, ctx.log)
+        self.dm.set(ids.CERTIFICATE_ENTRIES, certs.count())
+        certs = None   # the DER reader and the store come back for M03-M05, wss://, https://
+        release("lite_stack.core.x509", "lite_stack.core.certstore")
         self.dm.validate = self._validate
         self.link = Link(url, self.station_id, self.dm, clock, self.rpc, ctx.emit,
                          ctx.log, ws_factory, getattr(board, "MAX_FRAME", 8192),
-                         settings.get("password"), self.certs, self.net)
+                         settings.get("password"), ctx, self.net)
         ctx.reconnect = self.link.reconnect
         fw = FirmwareStatus(ctx)   # before provisioning: it may set the boot reason FirmwareUpdate
         self.provisioning = Provisioning(ctx, self.link.connected)
@@ -103,26 +105,34 @@ class Station:
         self.diag.attach(ctx)
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
 
-    def _factory_certs(self, settings, log):
+    def _factory_certs(self, certs, settings, log):
         for key, typ in (("csms_root_cert", "CSMSRootCertificate"),
                          ("manufacturer_root_cert", "ManufacturerRootCertificate")):
             path = settings.get(key)
             if path:
                 with open(path) as f:
-                    st = self.certs.install(typ, f.read())
+                    st = certs.install(typ, f.read())
                 log("factory %s %s: %s" % (typ, path, st))
-        release("lite_stack.core.x509")   # the DER reader is needed again only by M03-M05
 
     def _validate(self, vid, value):
         # DeviceModel.validate: NetworkConfigurationPriority (B10, A05.FR.02)
         if vid == ids.NETWORK_CONFIGURATION_PRIORITY:
-            return self.net.check_priority(value, bool(self.certs.roots()))
+            try:
+                has_root = bool(self.ctx.certs.roots())
+            finally:
+                release("lite_stack.core.certstore")
+            return self.net.check_priority(value, has_root)
         return True
 
     def _rpc_log(self, direction, text):
         self._log(direction + " " + text)
 
     # ---- read-only views (sim, lab panel, tests) ----------------------------------------------------
+    @property
+    def certs(self):
+        """The installed CA certificates, read now (``Context.certs``; tests, bench)."""
+        return self.ctx.certs
+
     @property
     def accepted(self):
         return self.ctx.accepted

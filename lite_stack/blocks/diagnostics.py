@@ -178,7 +178,7 @@ async def upload(ctx, rid, path, url, retries, interval, n):
         ctx.log("GetLog %d: %s" % (rid, bad[1]))
         await status(bad[0])
         return
-    tls = trust(ctx.certs, url)
+    tls = trust(ctx, url)
     await status("Uploading")
     for attempt in range(retries + 1):
         if attempt:

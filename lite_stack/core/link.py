@@ -3,14 +3,16 @@ watchdog (OCPP 2.0.1 Part 4 §5). Knows nothing of OCPP messages beyond handing 
 text frame to ``Rpc.on_frame``.
 
 ``Link(url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-password=None, certs=None, net=None)``: ``url`` is the CSMS URL without the station id
+password=None, trust=None, net=None)``: ``url`` is the CSMS URL without the station id
 (``/<station_id>`` is appended, Part 4 §3.1.1); ``dm`` gives the back-off, ping, timeout and
 password variables; ``emit`` is ``Context.emit`` (events ``connected`` / ``disconnected`` and
 ``security`` for the failures below); ``ws_factory`` is ``async (url, auth, max_frame, clock) ->
 connection`` with ``recv/send/ping/close`` (default ``lite_stack.core.ws.WebSocket.connect``,
 given a TLS context for wss://); ``password`` is the factory Basic-auth password (a
-BasicAuthPassword set by the CSMS and persisted in the device model wins, A01); ``certs``: the
-``core.certstore.CertStore`` whose CSMSRootCertificates are the only trust anchors of wss://;
+BasicAuthPassword set by the CSMS and persisted in the device model wins, A01); ``trust``: None
+or the station's ``Context``: its ``certs`` (a ``core.certstore.CertStore`` read at each wss://
+attempt; its CSMSRootCertificates are the only trust anchors of wss://) and its
+``keep_csms_root``, set on each connection (security profile >= 2, M04);
 ``net``: the ``core.netconf.NetConf`` profiles (None: ``url`` alone, security profile 1).
 
 Profiles (B10): the link connects with the first slot of NetworkConfigurationPriority; after
@@ -42,7 +44,7 @@ import asyncio
 import os
 
 from device_model import ids
-from lite_stack.core.certstore import tls_context, tls_failure
+from lite_stack.core import release
 
 try:
     from micropython import const
@@ -51,13 +53,14 @@ except ImportError:  # CPython
         return x
 
 BACKOFF_FLOOR_S = const(2)  # s: least wait between two attempts, even with both back-off variables 0
+CERTSTORE = "lite_stack.core.certstore"   # RAM: imported for a wss:// attempt or a refusal only
 
 
 class Link:
     def __init__(self, url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-                 password=None, certs=None, net=None):
+                 password=None, trust=None, net=None):
         self.url = url.rstrip("/") + "/" + station_id
-        self.certs = certs
+        self.trust = trust
         self.net = net
         self.slot = None   # configuration slot in use (or being tried)
         self.sp = 1        # its security profile
@@ -115,10 +118,14 @@ class Link:
         from lite_stack.core.ws import WebSocket
         ctx = None
         if url.startswith("wss://"):
-            roots = self.certs.roots() if self.certs else []
-            if not roots:
-                raise OSError("wss:// without an installed CSMSRootCertificate")
-            ctx = tls_context(roots)
+            try:
+                roots = self.trust.certs.roots() if self.trust is not None else []
+                if not roots:
+                    raise OSError("wss:// without an installed CSMSRootCertificate")
+                from lite_stack.core.certstore import tls_context
+                ctx = tls_context(roots)
+            finally:
+                release(CERTSTORE)
         elif self.sp >= 2:
             raise OSError("security profile %d needs wss://" % self.sp)
         return await WebSocket.connect(url, "ocpp2.0.1", self.auth(), ctx, self.max_frame,
@@ -141,7 +148,11 @@ class Link:
         if getattr(e, "status", 0) == 401:
             self.emit("security", None, ("FailedToAuthenticateAtCsms", "HTTP 401"))
             return
-        kind = tls_failure(str(e))
+        from lite_stack.core.certstore import tls_failure
+        try:
+            kind = tls_failure(str(e))
+        finally:
+            release(CERTSTORE)
         if kind:
             self.emit("security", None, (kind, str(e)))
 
@@ -181,8 +192,8 @@ class Link:
                     pass
                 self.log("connected with network profile slot %s (security profile %d)"
                          % (self.slot, self.sp))
-            if self.certs is not None:
-                self.certs.keep_csms_root = self.sp >= 2
+            if self.trust is not None:
+                self.trust.keep_csms_root = self.sp >= 2
             self.log("connected to %s" % self.url_used)
             self.connected.set()
             self.emit("connected")

@@ -323,6 +323,28 @@ def test_M03_M05_install_get_delete_TC_M_01_CS_TC_M_02_CS_TC_M_12_CS_TC_M_13_CS_
     scenario(s)
 
 
+def test_M04_last_csms_root_kept_while_security_profile_2_is_in_use_TC_M_12_CS():
+    async def s(rig):
+        rig.settings["csms_url"] = "wss://csms"     # factory profile: security profile 2
+        await rig.boot()
+        assert rig.station.dm.get(ids.SECURITY_PROFILE) == 2
+        for pem in (C.ROOT_A, C.ROOT_B):
+            r = await rig.csms.call("InstallCertificate", {"certificateType": "CSMSRootCertificate",
+                                                           "certificate": pem})
+            assert r[2] == {"status": "Accepted"}, r
+        r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]})
+        chain = r[2]["certificateHashDataChain"]
+        assert len(chain) == 2
+        r = await rig.csms.call("DeleteCertificate", {"certificateHashData": chain[0]["certificateHashData"]})
+        assert r[2] == {"status": "Accepted"}                                  # one to spare
+        r = await rig.csms.call("DeleteCertificate", {"certificateHashData": chain[1]["certificateHashData"]})
+        assert r[2] == {"status": "Failed"}                # the profile in use needs the last one
+        assert rig.station.dm.get(ids.CERTIFICATE_ENTRIES) == 1
+        assert "lite_stack.core.certstore" not in sys.modules   # read per request, released
+        assert "lite_stack.core.x509" not in sys.modules        # the DER reader too
+    scenario(s)
+
+
 def test_M05_bad_input_rejected_or_callerror_nothing_persisted_TC_M_07_CS():
     async def s(rig):
         await rig.boot()
