@@ -40,7 +40,6 @@ from lite_stack.clock import Clock
 from lite_stack.context import Context
 from lite_stack.core import release
 from lite_stack.core.link import Link
-from lite_stack.core.netconf import NetConf, factory_sp
 from lite_stack.core.rpc import Rpc
 from lite_stack.diaglog import DiagLog
 from lite_stack.evse import Evse
@@ -68,18 +67,19 @@ class Station:
             self.evses.append(Evse(i + 1, evse_hal[i], ctx.emit))
         self.rpc.spawn = ctx.spawn
         url = settings["csms_url"]
-        self.net = ctx.net = NetConf(store, self.dm, url, factory_sp(
-            url, settings.get("password"), settings.get("security_profile")))
-        certs = ctx.certs   # read for this start only: the module is released below
-        if self.net.fresh:
+        from lite_stack.core.netconf import NetConf, factory_sp   # for this start only, see below
+        fresh = NetConf(store, self.dm, url, factory_sp(
+            url, settings.get("password"), settings.get("security_profile"))).fresh
+        certs = ctx.certs
+        if fresh:
             self._factory_certs(certs, settings, ctx.log)
         self.dm.set(ids.CERTIFICATE_ENTRIES, certs.count())
-        certs = None   # the DER reader and the store come back for M03-M05, wss://, https://
-        release("lite_stack.core.x509", "lite_stack.core.certstore")
+        # the DER reader, the certificates and the profiles come back when used (Context.certs/net)
+        release("lite_stack.core.x509", "lite_stack.core.certstore", "lite_stack.core.netconf")
         self.dm.validate = self._validate
         self.link = Link(url, self.station_id, self.dm, clock, self.rpc, ctx.emit,
                          ctx.log, ws_factory, getattr(board, "MAX_FRAME", 8192),
-                         settings.get("password"), ctx, self.net)
+                         settings.get("password"), ctx)
         ctx.reconnect = self.link.reconnect
         fw = FirmwareStatus(ctx)   # before provisioning: it may set the boot reason FirmwareUpdate
         self.provisioning = Provisioning(ctx, self.link.connected)
@@ -118,10 +118,9 @@ class Station:
         # DeviceModel.validate: NetworkConfigurationPriority (B10, A05.FR.02)
         if vid == ids.NETWORK_CONFIGURATION_PRIORITY:
             try:
-                has_root = bool(self.ctx.certs.roots())
+                return self.ctx.net.check_priority(value, bool(self.ctx.certs.roots()))
             finally:
-                release("lite_stack.core.certstore")
-            return self.net.check_priority(value, has_root)
+                release("lite_stack.core.certstore", "lite_stack.core.netconf")
         return True
 
     def _rpc_log(self, direction, text):
@@ -132,6 +131,11 @@ class Station:
     def certs(self):
         """The installed CA certificates, read now (``Context.certs``; tests, bench)."""
         return self.ctx.certs
+
+    @property
+    def net(self):
+        """The network connection profiles, read now (``Context.net``; tests)."""
+        return self.ctx.net
 
     @property
     def accepted(self):

@@ -9,8 +9,9 @@ persisted record was unreadable and its defaults were restored, ``Store.corrupt`
 
 Every event goes to the security log (``lite_stack.seclog``: bounded, power-cut safe, read by
 GetLog). RAM: ``lite_stack.seclog`` is not resident; this block imports it for each write or ring
-read and releases it at once (``SECLOG``), so its code objects live only while an event is kept. Critical events (Part 2 Appendix 1 "Critical": all but ``NOT_CRITICAL``) go to the
-persisted offline ring first and are delivered from it in order, oldest first, each removed
+read and releases it at once (``SECLOG``), so its code objects live only while an event is kept.
+Critical events (Part 2 Appendix 1 "Critical": all but ``NOT_CRITICAL``) go to the persisted
+offline ring first and are delivered from it in order, oldest first, each removed
 once the CSMS answered (the SecurityEventNotification was Accepted); a full ring drops its
 oldest and counts it. Non-critical events are sent only when online, else only logged.
 

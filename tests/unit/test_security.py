@@ -381,6 +381,7 @@ def test_B09_profile_slot_and_downgrade_rejected_TC_B_43_CS_TC_A_22_CS():
         assert rig.station.net.get(1) is None
         r = await rig.csms.call("SetNetworkProfile", _profile("ws://other", 1))
         assert r[2] == {"status": "Accepted"}
+        assert "lite_stack.core.netconf" not in sys.modules   # read per use, released
         assert rig.station.net.get(1)["ocppCsmsUrl"] == "ws://other"
     scenario(s)
 
