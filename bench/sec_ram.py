@@ -1,8 +1,9 @@
 """RAM of the security parts on the MicroPython unix port (issue 11 budget), run as
 ``micropython bench/sec_ram.py [WSS_URL ROOT_PEM [WS_URL]]`` from the repository root; prints JSON.
 
-- ``import``: GC heap held after importing the resident security modules (core.x509,
-  core.certstore, core.netconf, seclog, blocks.security) from .py (frozen .mpy holds less: the
+- ``import``: GC heap held after importing the security modules (core.x509, core.certstore,
+  core.netconf, seclog, blocks.security; on a device only blocks.security is resident, the others
+  are imported per use and released) from .py (frozen .mpy holds less: the
   code objects stay in flash);
 - ``certstore_2_roots``: a CertStore with two installed roots (their DER bytes);
 - ``ws_connection`` (with a third argument, a ws:// URL, measured first): one plain connection;

@@ -38,8 +38,14 @@ A block (``lite_stack/blocks/<block>.py``) never sees the station or another blo
 - ``spawn(coro)``: start a task in the station's one bounded task set (``TaskSet``).
 - ``reconnect``: coroutine function closing the CSMS connection so that the link opens a new one
   at once (A01 after a new BasicAuthPassword; run it through ``after``), or None.
-- ``certs``: the installed CA certificates (``lite_stack.core.certstore.CertStore``, M03-M05);
-  ``net``: the network connection profiles (``lite_stack.core.netconf.NetConf``, B09/B10/A05).
+- ``certs``: the installed CA certificates (M03-M05), a ``lite_stack.core.certstore.CertStore``
+  read from the store on each access (not resident: whoever reads it releases
+  ``lite_stack.core.certstore`` after its use; an on-demand block lists it in ``RELEASE``);
+  ``keep_csms_root`` (link: the connection in use has security profile >= 2, so the last
+  CSMSRootCertificate may not be deleted, M04);
+  ``net``: the network connection profiles (B09/B10/A05), a ``lite_stack.core.netconf.NetConf``
+  read from the store on each access (not resident either: the user releases
+  ``lite_stack.core.netconf``).
 - ``demand(name)``: start the on-demand block ``name`` without a request (its ``resume``; see
   ``lite_stack.blocks``); ``reboot()``: end this run as after an executed Reset (the station's
   ``run`` returns "reset", the caller restarts: L01 InstallRebooting); ``download`` / ``upload``:
@@ -160,9 +166,24 @@ class Context:
         self.offline_since = clock.ms()
         self.wake_ev = Kick()
         self.reconnect = None
-        self.certs = None
-        self.net = None
+        self.keep_csms_root = False
         self.diag = None
+
+    @property
+    def certs(self):
+        """The installed CA certificates, read now: ``CertStore(store, board CERT_SLOTS or 4)``
+        with ``keep_csms_root`` (see the module docstring; the caller releases the module)."""
+        from lite_stack.core.certstore import CertStore
+        c = CertStore(self.store, getattr(self.board, "CERT_SLOTS", 4))
+        c.keep_csms_root = self.keep_csms_root
+        return c
+
+    @property
+    def net(self):
+        """The network connection profiles, read now: ``NetConf(store, dm)`` (see the module
+        docstring; the caller releases the module)."""
+        from lite_stack.core.netconf import NetConf
+        return NetConf(self.store, self.dm)
 
     def log(self, text):
         if self.diag is not None:   # the diagnostics log (lite_stack.diaglog, N01)

@@ -27,7 +27,7 @@ import asyncio
 
 from device_model import DeviceModel, ids
 from device_model.store import Store
-from lite_stack.blocks import Router, release
+from lite_stack.blocks import Router
 from lite_stack.blocks.authorization import Authorization
 from lite_stack.blocks.availability import Availability
 from lite_stack.blocks.fwstatus import FirmwareStatus
@@ -37,9 +37,8 @@ from lite_stack.blocks.security import Security
 from lite_stack.blocks.transactions import Transactions
 from lite_stack.clock import Clock
 from lite_stack.context import Context
-from lite_stack.core.certstore import CertStore
+from lite_stack.core import release
 from lite_stack.core.link import Link
-from lite_stack.core.netconf import NetConf, factory_sp
 from lite_stack.core.rpc import Rpc
 from lite_stack.diaglog import DiagLog
 from lite_stack.evse import Evse
@@ -66,17 +65,20 @@ class Station:
         for i in range(n):
             self.evses.append(Evse(i + 1, evse_hal[i], ctx.emit))
         self.rpc.spawn = ctx.spawn
-        self.certs = ctx.certs = CertStore(store, getattr(board, "CERT_SLOTS", 4))
         url = settings["csms_url"]
-        self.net = ctx.net = NetConf(store, self.dm, url, factory_sp(
-            url, settings.get("password"), settings.get("security_profile")))
-        if self.net.fresh:
-            self._factory_certs(settings, ctx.log)
-        self.dm.set(ids.CERTIFICATE_ENTRIES, self.certs.count())
+        from lite_stack.core.netconf import NetConf, factory_sp   # for this start only, see below
+        fresh = NetConf(store, self.dm, url, factory_sp(
+            url, settings.get("password"), settings.get("security_profile"))).fresh
+        certs = ctx.certs
+        if fresh:
+            self._factory_certs(certs, settings, ctx.log)
+        self.dm.set(ids.CERTIFICATE_ENTRIES, certs.count())
+        # the DER reader, the certificates and the profiles come back when used (Context.certs/net)
+        release("lite_stack.core.x509", "lite_stack.core.certstore", "lite_stack.core.netconf")
         self.dm.validate = self._validate
         self.link = Link(url, self.station_id, self.dm, clock, self.rpc, ctx.emit,
                          ctx.log, ws_factory, getattr(board, "MAX_FRAME", 8192),
-                         settings.get("password"), self.certs, self.net)
+                         settings.get("password"), ctx)
         ctx.reconnect = self.link.reconnect
         fw = FirmwareStatus(ctx)   # before provisioning: it may set the boot reason FirmwareUpdate
         self.provisioning = Provisioning(ctx, self.link.connected)
@@ -102,26 +104,38 @@ class Station:
         self.diag.attach(ctx)
         self.loop_ms = clock.ms()   # liveness for the firmware watchdog
 
-    def _factory_certs(self, settings, log):
+    def _factory_certs(self, certs, settings, log):
         for key, typ in (("csms_root_cert", "CSMSRootCertificate"),
                          ("manufacturer_root_cert", "ManufacturerRootCertificate")):
             path = settings.get(key)
             if path:
                 with open(path) as f:
-                    st = self.certs.install(typ, f.read())
+                    st = certs.install(typ, f.read())
                 log("factory %s %s: %s" % (typ, path, st))
-        release("lite_stack.core.x509")   # the DER reader is needed again only by M03-M05
 
     def _validate(self, vid, value):
         # DeviceModel.validate: NetworkConfigurationPriority (B10, A05.FR.02)
         if vid == ids.NETWORK_CONFIGURATION_PRIORITY:
-            return self.net.check_priority(value, bool(self.certs.roots()))
+            try:
+                return self.ctx.net.check_priority(value, bool(self.ctx.certs.roots()))
+            finally:
+                release("lite_stack.core.certstore", "lite_stack.core.netconf")
         return True
 
     def _rpc_log(self, direction, text):
         self._log(direction + " " + text)
 
     # ---- read-only views (sim, lab panel, tests) ----------------------------------------------------
+    @property
+    def certs(self):
+        """The installed CA certificates, read now (``Context.certs``; tests, bench)."""
+        return self.ctx.certs
+
+    @property
+    def net(self):
+        """The network connection profiles, read now (``Context.net``; tests)."""
+        return self.ctx.net
+
     @property
     def accepted(self):
         return self.ctx.accepted

@@ -48,6 +48,8 @@ smart charging (K:
 """
 import sys
 
+from lite_stack.core import release   # noqa: F401 (also offered here: station, tests)
+
 ON_DEMAND = (   # action, module name, ...: flat pairs, a constant tuple (ROM when frozen, a dict is RAM)
     "GetVariables", "variables",
     "SetVariables", "variables",
@@ -83,21 +85,6 @@ def load(name):
     full = _PKG + "." + name
     __import__(full)
     return sys.modules[full]
-
-
-def release(*names):
-    """Forget the modules ``names`` (full dotted names): out of ``sys.modules`` and off their parent
-    package, so nothing references their code objects any more and the GC can take them back."""
-    for full in names:
-        if full in sys.modules:
-            del sys.modules[full]
-        i = full.rfind(".")
-        parent = sys.modules.get(full[:i])
-        if parent is not None:
-            try:
-                delattr(parent, full[i + 1:])
-            except (AttributeError, KeyError, TypeError):
-                pass
 
 
 class Router:

@@ -18,19 +18,25 @@ Each change sets SecurityCtrlr.CertificateEntries and records ReconfigurationOfS
 """
 from device_model import ids
 
-RELEASE = ("lite_stack.core.x509",)   # the DER reader goes with the block (core.certstore)
+RELEASE = ("lite_stack.core.x509", "lite_stack.core.certstore")   # go with the block (ctx.certs)
 
 
-def _changed(ctx, what):
+def _changed(ctx, certs, what):
     try:
-        ctx.dm.set(ids.CERTIFICATE_ENTRIES, ctx.certs.count())
+        ctx.dm.set(ids.CERTIFICATE_ENTRIES, certs.count())
     except (ValueError, OSError):
         pass
     ctx.emit("security", None, ("ReconfigurationOfSecurityParameters", what))
 
 
 def handle(ctx, action, p, done):
-    done()
+    try:
+        return _answer(ctx, action, p)
+    finally:
+        done()   # after the work: the modules it imported (RELEASE) go with the block
+
+
+def _answer(ctx, action, p):
     certs = ctx.certs
     if action == "InstallCertificate":
         try:
@@ -38,7 +44,7 @@ def handle(ctx, action, p, done):
         except OSError:
             st = "Failed"   # the store could not write: nothing persisted
         if st == "Accepted":
-            _changed(ctx, "installed " + p["certificateType"])
+            _changed(ctx, certs, "installed " + p["certificateType"])
         return {"status": st}
     if action == "GetInstalledCertificateIds":
         chain = certs.ids(p.get("certificateType"))
@@ -50,5 +56,5 @@ def handle(ctx, action, p, done):
     except OSError:
         st = "Failed"
     if st == "Accepted":
-        _changed(ctx, "deleted certificate " + p["certificateHashData"]["serialNumber"])
+        _changed(ctx, certs, "deleted certificate " + p["certificateHashData"]["serialNumber"])
     return {"status": st}

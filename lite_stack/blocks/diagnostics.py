@@ -1,6 +1,7 @@
 """N01 GetLog (OCPP 2.0.1 Part 2 N01; Part 6 TC_N_25_CS, TC_N_26_CS, TC_N_35_CS, TC_N_36_CS), an
 on-demand block: loaded when a GetLog arrives, released when its upload has ended (with the HTTP/
-FTP client ``core.http`` / ``core.ftp``, see ``RELEASE``; a block that imported them itself, e.g.
+FTP client ``core.http`` / ``core.ftp`` and ``lite_stack.seclog``, see ``RELEASE``; a block that
+imported them itself, e.g.
 the firmware update, keeps its own references and goes on working).
 
 Sources: Part 2's text is not in ../shared/spec; the requirement ids below are those the Part 6
@@ -59,7 +60,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-RELEASE = ("lite_stack.core.ftp", "lite_stack.core.http")
+RELEASE = ("lite_stack.core.ftp", "lite_stack.core.http", "lite_stack.seclog")
 TIMEOUT_S = const(30)  # s per network step of an upload
 DEFAULT_RETRIES = const(2)
 DEFAULT_INTERVAL_S = const(30)
@@ -177,7 +178,7 @@ async def upload(ctx, rid, path, url, retries, interval, n):
         ctx.log("GetLog %d: %s" % (rid, bad[1]))
         await status(bad[0])
         return
-    tls = trust(ctx.certs, url)
+    tls = trust(ctx, url)
     await status("Uploading")
     for attempt in range(retries + 1):
         if attempt:

@@ -71,7 +71,7 @@ DL_TIMEOUT_S = 60     # s without progress before a download attempt fails
 FINAL = ("Installed", "DownloadFailed", "InvalidSignature", "InstallationFailed",
          "InstallVerificationFailed")
 RELEASE = ("lite_stack.core.sigverify", "lite_stack.core.x509", "lite_stack.core.http",
-           "lite_stack.core.ftp")
+           "lite_stack.core.ftp", "lite_stack.core.certstore")
 _job = [None]          # the running update: (task, record, ctx)
 
 
@@ -273,7 +273,7 @@ async def _download(ctx, rec):
     if dl is None:
         from lite_stack.core import http
         dl = http.download
-        tls = http.trust(ctx.certs, rec["loc"])
+        tls = http.trust(ctx, rec["loc"])
     path = _path(ctx)
     while rec["n"] <= rec["ret"]:
         if rec["n"]:

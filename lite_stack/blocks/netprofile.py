@@ -1,5 +1,5 @@
 """B09 SetNetworkProfile (Part 2 B09, A05), an on-demand block over ``ctx.net``
-(``lite_stack.core.netconf.NetConf``).
+(``lite_stack.core.netconf.NetConf``, read for the request and released with the block).
 
 Accepted and persisted into ``configurationSlot`` (B09.FR.01) unless Rejected: a slot outside
 the valuesList of OCPPCommCtrlr.NetworkConfigurationPriority (B09.FR.02), a securityProfile
@@ -11,15 +11,24 @@ NetworkConfigurationPriority names it and the station restarted (B10), see ``cor
 """
 from device_model import ids
 
+RELEASE = ("lite_stack.core.netconf",)
+
 
 def handle(ctx, action, p, done):
-    done()
+    try:
+        return _answer(ctx, p)
+    finally:
+        done()   # after the work: core.netconf (RELEASE) goes with the block
+
+
+def _answer(ctx, p):
+    net = ctx.net
     d = p["connectionData"]
     slot = p["configurationSlot"]
     sp = d["securityProfile"]
     url = d["ocppCsmsUrl"]
     top = getattr(ctx.board, "MAX_SECURITY_PROFILE", 2)
-    why = ctx.net.check_put(slot, d, ctx.dm.get(ids.SECURITY_PROFILE))
+    why = net.check_put(slot, d, ctx.dm.get(ids.SECURITY_PROFILE))
     if why is None and (sp > top or d["ocppVersion"] != "OCPP20" or d["ocppTransport"] != "JSON"
                         or (sp >= 2) != url.startswith("wss://")
                         or not (url.startswith("ws://") or url.startswith("wss://"))):
@@ -27,7 +36,7 @@ def handle(ctx, action, p, done):
     if why:
         return {"status": "Rejected", "statusInfo": {"reasonCode": why}}
     try:
-        ctx.net.put(slot, d)
+        net.put(slot, d)
     except OSError:
         return {"status": "Failed"}
     ctx.emit("security", None, ("ReconfigurationOfSecurityParameters",

@@ -8,8 +8,10 @@ registration StartupOfTheDevice or ResetOrReboot (after a CSMS Reset), and State
 persisted record was unreadable and its defaults were restored, ``Store.corrupt``).
 
 Every event goes to the security log (``lite_stack.seclog``: bounded, power-cut safe, read by
-GetLog). Critical events (Part 2 Appendix 1 "Critical": all but ``NOT_CRITICAL``) go to the
-persisted offline ring first and are delivered from it in order, oldest first, each removed
+GetLog). RAM: ``lite_stack.seclog`` is not resident; this block imports it for each write or ring
+read and releases it at once (``SECLOG``), so its code objects live only while an event is kept.
+Critical events (Part 2 Appendix 1 "Critical": all but ``NOT_CRITICAL``) go to the persisted
+offline ring first and are delivered from it in order, oldest first, each removed
 once the CSMS answered (the SecurityEventNotification was Accepted); a full ring drops its
 oldest and counts it. Non-critical events are sent only when online, else only logged.
 
@@ -19,11 +21,18 @@ connection is closed after the response and opened again with the new password
 """
 from device_model import ids
 from lite_stack.clock import iso
-from lite_stack.seclog import SecLog
+from lite_stack.core import release
 
 TECH_INFO_MAX = 255  # SecurityEventNotificationRequest.techInfo maxLength (Part 2)
 NOT_CRITICAL = ("FailedToAuthenticateAtCsms", "CsmsFailedToAuthenticate",
                 "ReconfigurationOfSecurityParameters", "InvalidMessages", "AttemptedReplayAttacks")
+SECLOG = "lite_stack.seclog"   # imported per use, released after (see the module docstring)
+
+
+def _seclog(store):
+    # -> lite_stack.seclog.SecLog over ``store``; the caller releases SECLOG after its use
+    from lite_stack.seclog import SecLog
+    return SecLog(store)
 
 
 class Security:
@@ -31,7 +40,6 @@ class Security:
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.log = SecLog(ctx.store)
         self._flushing = False
 
     def on_event(self, kind, evse, data):
@@ -63,13 +71,16 @@ class Security:
         if info:
             info = info[:TECH_INFO_MAX]
         try:
-            self.log.add(t, kind, info)
+            log = _seclog(ctx.store)
+            log.add(t, kind, info)
             if kind in NOT_CRITICAL:
                 return False
-            self.log.push(t, kind, info)
+            log.push(t, kind, info)
         except OSError as e:   # flash full or gone: the event still goes out when online
             ctx.log("security log: %s" % e)
             return False
+        finally:
+            release(SECLOG)
         return True
 
     def record(self, kind, info):
@@ -102,13 +113,23 @@ class Security:
         self._flushing = True
         try:
             while self.ctx.online():
-                dropped, items = self.log.ring()
+                items = self._ring(False)
                 if not items:
                     return
                 t, kind, info = items[0]
                 if not await self._send(t, kind, info):
                     return
-                self.log.pop()
+                self._ring(True)
         finally:
             self._flushing = False
+
+    def _ring(self, pop):
+        # -> the offline ring's events, oldest first; ``pop``: forget the oldest (delivered) instead
+        try:
+            log = _seclog(self.ctx.store)
+            if pop:
+                return log.pop()
+            return log.ring()[1]
+        finally:
+            release(SECLOG)
 

@@ -1,3 +1,23 @@
 """The OCPP-J core (OCPP 2.0.1 Part 4): ``ws`` (RFC 6455 client), ``rpc`` (CALL / CALLRESULT /
 CALLERROR), ``validate`` + ``schemas`` (inbound payload checks), ``link`` (connect, Basic auth,
-reconnect back-off, PING watchdog). Knows no functional block."""
+reconnect back-off, PING watchdog). Knows no functional block.
+
+``release(*names)``: forget modules loaded for one use (on-demand blocks, the security helpers).
+"""
+import sys
+
+
+def release(*names):
+    """Forget the modules ``names`` (full dotted names): out of ``sys.modules`` and off their parent
+    package, so nothing references their code objects any more and the GC can take them back."""
+    for full in names:
+        if full in sys.modules:
+            del sys.modules[full]
+        i = full.rfind(".")
+        parent = sys.modules.get(full[:i])
+        if parent is not None:
+            try:
+                delattr(parent, full[i + 1:])
+            except (AttributeError, KeyError, TypeError):
+                pass
+

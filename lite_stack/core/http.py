@@ -42,6 +42,7 @@ to a file in fixed chunks; this module is about 2 kB of .mpy and reuses ``core.n
 import asyncio
 import os
 
+from lite_stack.core import release
 from lite_stack.core.net import basic, split_url, tls_default, within
 
 try:
@@ -294,15 +295,22 @@ def _size(path):
     return os.stat(path)[6]
 
 
-def trust(certs, url):
+def trust(src, url):
     """The TLS context for an https:// file transfer (L01 location, N01 remoteLocation): one
-    trusting the installed CSMSRootCertificates (``certs``: ``core.certstore.CertStore`` or None)
-    when there are some, else None (``tls_default()``, still verifying); None for other schemes."""
-    roots = certs.roots() if certs is not None and url.startswith("https:") else None
-    if not roots:
+    trusting the installed CSMSRootCertificates when there are some, else None (``tls_default()``,
+    still verifying); None for other schemes. ``src``: None or an object whose ``certs`` reads
+    the installed ``core.certstore.CertStore`` (a block's ``Context``), read for https:// only;
+    ``core.certstore`` is released after (RAM: not resident)."""
+    if src is None or not url.startswith("https:"):
         return None
-    from lite_stack.core.certstore import tls_context
-    return tls_context(roots)
+    try:
+        roots = src.certs.roots()
+        if not roots:
+            return None
+        from lite_stack.core.certstore import tls_context
+        return tls_context(roots)
+    finally:
+        release("lite_stack.core.certstore")
 
 
 async def upload(url, path, clock, timeout_s=60, tls=None, auth=None):

@@ -3,15 +3,19 @@ watchdog (OCPP 2.0.1 Part 4 §5). Knows nothing of OCPP messages beyond handing 
 text frame to ``Rpc.on_frame``.
 
 ``Link(url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-password=None, certs=None, net=None)``: ``url`` is the CSMS URL without the station id
+password=None, ctx=None)``: ``url`` is the CSMS URL without the station id
 (``/<station_id>`` is appended, Part 4 §3.1.1); ``dm`` gives the back-off, ping, timeout and
 password variables; ``emit`` is ``Context.emit`` (events ``connected`` / ``disconnected`` and
 ``security`` for the failures below); ``ws_factory`` is ``async (url, auth, max_frame, clock) ->
 connection`` with ``recv/send/ping/close`` (default ``lite_stack.core.ws.WebSocket.connect``,
 given a TLS context for wss://); ``password`` is the factory Basic-auth password (a
-BasicAuthPassword set by the CSMS and persisted in the device model wins, A01); ``certs``: the
-``core.certstore.CertStore`` whose CSMSRootCertificates are the only trust anchors of wss://;
-``net``: the ``core.netconf.NetConf`` profiles (None: ``url`` alone, security profile 1).
+BasicAuthPassword set by the CSMS and persisted in the device model wins, A01); ``ctx``: None
+(``url`` alone, security profile 1, no trust anchors) or the station's ``Context``, read per use
+(RAM: ``core.netconf`` and ``core.certstore`` are imported for it and released after): its
+``net`` (the ``core.netconf.NetConf`` profiles, per attempt and per connection), its ``certs``
+(a ``core.certstore.CertStore``, per wss:// attempt: its CSMSRootCertificates are the only
+trust anchors of wss://) and its ``keep_csms_root``, set on each connection (security profile
+>= 2, M04).
 
 Profiles (B10): the link connects with the first slot of NetworkConfigurationPriority; after
 NetworkProfileConnectionAttempts failed attempts in a row on a slot it moves to the next one
@@ -42,7 +46,7 @@ import asyncio
 import os
 
 from device_model import ids
-from lite_stack.core.certstore import tls_context, tls_failure
+from lite_stack.core import release
 
 try:
     from micropython import const
@@ -51,14 +55,15 @@ except ImportError:  # CPython
         return x
 
 BACKOFF_FLOOR_S = const(2)  # s: least wait between two attempts, even with both back-off variables 0
+CERTSTORE = "lite_stack.core.certstore"   # RAM: imported for a wss:// attempt or a refusal only
+NETCONF = "lite_stack.core.netconf"       # RAM: imported per attempt and per connection only
 
 
 class Link:
     def __init__(self, url, station_id, dm, clock, rpc, emit, log, ws_factory=None, max_frame=8192,
-                 password=None, certs=None, net=None):
+                 password=None, ctx=None):
         self.url = url.rstrip("/") + "/" + station_id
-        self.certs = certs
-        self.net = net
+        self.ctx = ctx
         self.slot = None   # configuration slot in use (or being tried)
         self.sp = 1        # its security profile
         self._order = None
@@ -86,23 +91,26 @@ class Link:
 
     def _profile(self):
         # -> URL to connect to; sets slot/sp from the profile chosen (B10.FR.04)
-        net = self.net
-        if net is None:
+        if self.ctx is None:
             return self.url
-        if self._order is None:
-            self._order = net.order() or [None]
-        if self._tries >= self.dm.get(ids.NETWORK_PROFILE_CONNECTION_ATTEMPTS) \
-                and len(self._order) > 1:
-            self._idx = (self._idx + 1) % len(self._order)
-            self._tries = 0
-        self._tries += 1
-        self.slot = self._order[self._idx]
-        p = net.get(self.slot) if self.slot is not None else None
-        if p is None and self.slot is not None:   # dropped after an upgrade (A05): re-read
-            self._order = net.order() or [None]
-            self._idx = 0
-            self.slot = self._order[0]
+        net = self.ctx.net   # the profiles, read for this attempt
+        try:
+            if self._order is None:
+                self._order = net.order() or [None]
+            if self._tries >= self.dm.get(ids.NETWORK_PROFILE_CONNECTION_ATTEMPTS) \
+                    and len(self._order) > 1:
+                self._idx = (self._idx + 1) % len(self._order)
+                self._tries = 0
+            self._tries += 1
+            self.slot = self._order[self._idx]
             p = net.get(self.slot) if self.slot is not None else None
+            if p is None and self.slot is not None:   # dropped after an upgrade (A05): re-read
+                self._order = net.order() or [None]
+                self._idx = 0
+                self.slot = self._order[0]
+                p = net.get(self.slot) if self.slot is not None else None
+        finally:
+            release(NETCONF)
         if p is None:
             return self.url
         self.sp = p.get("securityProfile", 1)
@@ -115,10 +123,14 @@ class Link:
         from lite_stack.core.ws import WebSocket
         ctx = None
         if url.startswith("wss://"):
-            roots = self.certs.roots() if self.certs else []
-            if not roots:
-                raise OSError("wss:// without an installed CSMSRootCertificate")
-            ctx = tls_context(roots)
+            try:
+                roots = self.ctx.certs.roots() if self.ctx is not None else []
+                if not roots:
+                    raise OSError("wss:// without an installed CSMSRootCertificate")
+                from lite_stack.core.certstore import tls_context
+                ctx = tls_context(roots)
+            finally:
+                release(CERTSTORE)
         elif self.sp >= 2:
             raise OSError("security profile %d needs wss://" % self.sp)
         return await WebSocket.connect(url, "ocpp2.0.1", self.auth(), ctx, self.max_frame,
@@ -141,7 +153,11 @@ class Link:
         if getattr(e, "status", 0) == 401:
             self.emit("security", None, ("FailedToAuthenticateAtCsms", "HTTP 401"))
             return
-        kind = tls_failure(str(e))
+        from lite_stack.core.certstore import tls_failure
+        try:
+            kind = tls_failure(str(e))
+        finally:
+            release(CERTSTORE)
         if kind:
             self.emit("security", None, (kind, str(e)))
 
@@ -173,16 +189,18 @@ class Link:
             self._tries = 0
             self._down = down = asyncio.Event()
             self.rpc.conn = conn
-            if self.net is not None and self.slot is not None:
+            if self.ctx is not None and self.slot is not None:
                 try:
                     self.dm.set(ids.SECURITY_PROFILE, self.sp)
-                    self.net.connected(self.slot)
-                except (ValueError, OSError):   # flash full: the connection still counts
-                    pass
+                    self.ctx.net.connected(self.slot)
+                except (ValueError, OSError, KeyError):   # flash full / record unreadable:
+                    pass                                   # the connection still counts
+                finally:
+                    release(NETCONF)
                 self.log("connected with network profile slot %s (security profile %d)"
                          % (self.slot, self.sp))
-            if self.certs is not None:
-                self.certs.keep_csms_root = self.sp >= 2
+            if self.ctx is not None:
+                self.ctx.keep_csms_root = self.sp >= 2
             self.log("connected to %s" % self.url_used)
             self.connected.set()
             self.emit("connected")

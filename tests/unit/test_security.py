@@ -162,10 +162,11 @@ def test_A04_critical_events_kept_offline_and_delivered_in_order_TC_A_04_CS():
         await rig.settle(2)
         assert _events(rig) == ["StartupOfTheDevice", "InvalidCsmsCertificate", "TamperDetectionActivated"]
         assert rig.csms.of("SecurityEventNotification")[1]["techInfo"] == "bad chain"
-        kinds = [e[2] for e in rig.station.blocks[2].log.entries()]
+        kinds = [e[2] for e in SecLog(rig.station.store).entries()]
         assert kinds == ["StartupOfTheDevice", "InvalidCsmsCertificate", "TamperDetectionActivated",
                          "InvalidMessages"]
-        assert rig.station.blocks[2].log.ring() == (0, [])
+        assert SecLog(rig.station.store).ring() == (0, [])
+        assert "lite_stack.seclog" not in sys.modules   # imported per event, released after
     scenario(s)
 
 
@@ -225,7 +226,7 @@ def test_A02_http_401_backs_off_and_records_FailedToAuthenticateAtCsms():
         att = rig.csms.attempts
         assert 2 <= len(att) < 12, att                     # backing off, not spinning
         assert all(b[0] - a[0] >= BACKOFF_FLOOR_S * 1000 for a, b in zip(att, att[1:]))
-        kinds = [e[2] for e in rig.station.blocks[2].log.entries()]
+        kinds = [e[2] for e in SecLog(rig.station.store).entries()]
         assert kinds and all(k == "FailedToAuthenticateAtCsms" for k in kinds)
         rig.csms.password = "factory-password-0001"
         await rig.csms.wait_for(lambda: rig.station.accepted, 600)
@@ -322,6 +323,28 @@ def test_M03_M05_install_get_delete_TC_M_01_CS_TC_M_02_CS_TC_M_12_CS_TC_M_13_CS_
     scenario(s)
 
 
+def test_M04_last_csms_root_kept_while_security_profile_2_is_in_use_TC_M_12_CS():
+    async def s(rig):
+        rig.settings["csms_url"] = "wss://csms"     # factory profile: security profile 2
+        await rig.boot()
+        assert rig.station.dm.get(ids.SECURITY_PROFILE) == 2
+        for pem in (C.ROOT_A, C.ROOT_B):
+            r = await rig.csms.call("InstallCertificate", {"certificateType": "CSMSRootCertificate",
+                                                           "certificate": pem})
+            assert r[2] == {"status": "Accepted"}, r
+        r = await rig.csms.call("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]})
+        chain = r[2]["certificateHashDataChain"]
+        assert len(chain) == 2
+        r = await rig.csms.call("DeleteCertificate", {"certificateHashData": chain[0]["certificateHashData"]})
+        assert r[2] == {"status": "Accepted"}                                  # one to spare
+        r = await rig.csms.call("DeleteCertificate", {"certificateHashData": chain[1]["certificateHashData"]})
+        assert r[2] == {"status": "Failed"}                # the profile in use needs the last one
+        assert rig.station.dm.get(ids.CERTIFICATE_ENTRIES) == 1
+        assert "lite_stack.core.certstore" not in sys.modules   # read per request, released
+        assert "lite_stack.core.x509" not in sys.modules        # the DER reader too
+    scenario(s)
+
+
 def test_M05_bad_input_rejected_or_callerror_nothing_persisted_TC_M_07_CS():
     async def s(rig):
         await rig.boot()
@@ -358,6 +381,7 @@ def test_B09_profile_slot_and_downgrade_rejected_TC_B_43_CS_TC_A_22_CS():
         assert rig.station.net.get(1) is None
         r = await rig.csms.call("SetNetworkProfile", _profile("ws://other", 1))
         assert r[2] == {"status": "Accepted"}
+        assert "lite_stack.core.netconf" not in sys.modules   # read per use, released
         assert rig.station.net.get(1)["ocppCsmsUrl"] == "ws://other"
     scenario(s)
 
