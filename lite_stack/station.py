@@ -25,28 +25,30 @@ step: authorization, transactions, availability.
 """
 import asyncio
 
-from device_model import DeviceModel, ids
-from device_model.store import Store
-from lite_stack.blocks import Router
-from lite_stack.blocks.authorization import Authorization
-from lite_stack.blocks.availability import Availability
-from lite_stack.blocks.fwstatus import FirmwareStatus
-from lite_stack.blocks.metering import Metering
-from lite_stack.blocks.provisioning import Provisioning
-from lite_stack.blocks.security import Security
-from lite_stack.blocks.transactions import Transactions
-from lite_stack.clock import Clock
-from lite_stack.context import Context
+from device_model import ids
 from lite_stack.core import release
-from lite_stack.core.link import Link
-from lite_stack.core.rpc import Rpc
-from lite_stack.diaglog import DiagLog
-from lite_stack.evse import Evse
-from lite_stack.txqueue import TxQueue
 
 
 class Station:
     def __init__(self, settings, board, clock=None, hal=None, ws_factory=None, log=None):
+        # the classes used only here are imported here: no slot each in this module's dict (RAM)
+        from device_model import DeviceModel
+        from device_model.store import Store
+        from lite_stack.blocks import Router
+        from lite_stack.blocks.authorization import Authorization
+        from lite_stack.blocks.availability import Availability
+        from lite_stack.blocks.fwstatus import FirmwareStatus
+        from lite_stack.blocks.metering import Metering
+        from lite_stack.blocks.provisioning import Provisioning
+        from lite_stack.blocks.security import Security
+        from lite_stack.blocks.transactions import Transactions
+        from lite_stack.clock import Clock
+        from lite_stack.context import Context
+        from lite_stack.core.link import Link
+        from lite_stack.core.rpc import Rpc
+        from lite_stack.diaglog import DiagLog
+        from lite_stack.evse import Evse
+        from lite_stack.txqueue import TxQueue
         self.settings = settings
         self.board = board
         self.clock = clock = clock or Clock()
