@@ -23,7 +23,7 @@ end, together with an id). A row is 11 fields separated by ``|``::
 - ``flags``: ``B`` = a change only applies after a reboot (SetVariables -> RebootRequired,
   B05.FR.09).
 
-RAM: ``OFFSETS`` (2 bytes per row, built at import) locates the rows; ``field`` allocates only the
+RAM: ``OFFSETS`` (2 bytes per row, a bytes constant in ROM) locates the rows; ``field`` allocates only the
 slice it returns.
 
 Sources: OCPP 2.0.1 Part 2 "Referenced Components and Variables" (Required variables; dataType,
@@ -128,18 +128,22 @@ TYPE_NAMES = ("integer", "decimal", "boolean", "string", "dateTime", "OptionList
 
 
 
-def _offsets():
-    off = bytearray()
-    i = 0
-    while i < len(TABLE):
-        off.extend(i.to_bytes(2, "little"))
-        i = TABLE.find("\n", i) + 1
-    off.extend(i.to_bytes(2, "little"))
-    return off
-
-
-OFFSETS = _offsets()
+# Where each row starts in TABLE: 2 bytes little-endian per row, plus the end of TABLE. A bytes
+# constant (in ROM when frozen; built at import it cost ~150 B of RAM). Generated from TABLE by
+# ``offsets(TABLE)`` in tests/unit/test_device_model.py, which checks it: after editing TABLE,
+# paste what that test prints. The import check below catches a stale one (row count, length).
+OFFSETS = (
+    b"\x00\x00\x27\x00\x70\x00\x9f\x00\xd2\x00\xf4\x00\x26\x01\x5e\x01\x91\x01"
+    b"\xaf\x01\xd7\x01\x03\x02\x2f\x02\x64\x02\x9c\x02\xd4\x02\xec\x02\x24\x03"
+    b"\x55\x03\x84\x03\xcc\x03\xf3\x03\x1b\x04\x3f\x04\x64\x04\x8e\x04\xc6\x04"
+    b"\xfd\x04\x20\x05\x5e\x05\x7e\x05\xbe\x05\x12\x06\x35\x06\x6c\x06\x87\x06"
+    b"\xc5\x06\xe5\x06\x00\x07\x23\x07\x48\x07\x63\x07\x86\x07\xab\x07\xd3\x07"
+    b"\xee\x07\x1f\x08\x44\x08\x67\x08\x90\x08\xbd\x08\xe9\x08\x10\x09\x48\x09"
+    b"\x79\x09\x9d\x09\xcc\x09\x04\x0a"
+)
 COUNT = len(OFFSETS) // 2 - 1   # rows
+if TABLE.count("\n") != COUNT or OFFSETS[-2] | OFFSETS[-1] << 8 != len(TABLE):
+    raise ImportError("device_model.table: OFFSETS does not match TABLE")
 
 
 def _start(vid):

@@ -78,6 +78,26 @@ def status(results):
 
 # ---- table ---------------------------------------------------------------------------------
 
+def offsets(text):
+    """The row starts of ``text`` (and its end), 2 bytes little-endian each: ``table.OFFSETS``."""
+    off = bytearray()
+    i = 0
+    while i < len(text):
+        off.extend(i.to_bytes(2, "little"))
+        i = text.find("\n", i) + 1
+    off.extend(i.to_bytes(2, "little"))
+    return bytes(off)
+
+
+def test_table_offsets_constant_matches_table():
+    want = offsets(table.TABLE)
+    if bytes(table.OFFSETS) != want:
+        print("device_model.table.OFFSETS must be:",
+              "".join("\\x%02x" % c for c in want))
+    assert bytes(table.OFFSETS) == want
+    assert isinstance(table.OFFSETS, bytes)   # a constant (ROM when frozen), not built at import
+
+
 def test_table_declares_56_variables_in_id_order():
     assert table.COUNT == ids.COUNT == 57
     assert table.TABLE.count("\n") == 57 and table.TABLE.endswith("\n")
