@@ -47,6 +47,7 @@ _F_DEF = const(9)
 
 
 def _slots():
+    # what SLOT must be, from the mutability column of the table (import check)
     slot = bytearray(COUNT)
     n = 0
     for i in range(COUNT):
@@ -55,10 +56,22 @@ def _slots():
             n += 1
         else:
             slot[i] = NO_SLOT
-    return slot, n
+    return bytes(slot), n
 
 
-SLOT, NSLOTS = _slots()   # vid -> index into DeviceModel._v (NO_SLOT: not stored in RAM)
+# vid -> index into DeviceModel._v (NO_SLOT: not stored in RAM), NSLOTS the count of the others. A
+# bytes constant (in ROM when frozen; built at import it cost ~100 B of RAM), checked against the
+# table at every import; after editing the table, paste what tests/unit/test_device_model.py prints.
+SLOT = (
+    b"\xff\xff\x00\x01\x02\x03\x04\xff\x05\xff\xff\xff\xff\xff\xff\xff\x06\x07"
+    b"\x08\x09\xff\x0a\x0b\x0c\xff\xff\xff\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15"
+    b"\x16\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x17\x18\x19\x1a\x1b\xff"
+    b"\x1c\x1d\xff"
+)
+NSLOTS = COUNT - SLOT.count(b"\xff")
+if _slots() != (SLOT, NSLOTS):
+    raise ImportError("device_model.SLOT does not match device_model.table")
+del _slots   # its dict entry is reused by the names below
 
 
 class DeviceModel:

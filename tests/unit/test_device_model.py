@@ -98,6 +98,21 @@ def test_table_offsets_constant_matches_table():
     assert isinstance(table.OFFSETS, bytes)   # a constant (ROM when frozen), not built at import
 
 
+def test_slot_constant_matches_table():
+    want = bytearray(table.COUNT)
+    n = 0
+    for vid in range(table.COUNT):
+        if table.field(vid, 3) in "WOr":   # ReadWrite, WriteOnly, ReadOnly set by the stack
+            want[vid] = n
+            n += 1
+        else:
+            want[vid] = NO_SLOT
+    if bytes(SLOT) != bytes(want):
+        print("device_model.SLOT must be:", "".join("\\x%02x" % c for c in want))
+    assert bytes(SLOT) == bytes(want) and NSLOTS == n
+    assert isinstance(SLOT, bytes)   # a constant (ROM when frozen), not built at import
+
+
 def test_table_declares_56_variables_in_id_order():
     assert table.COUNT == ids.COUNT == 57
     assert table.TABLE.count("\n") == 57 and table.TABLE.endswith("\n")
