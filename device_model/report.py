@@ -86,9 +86,13 @@ def parts(dm, configuration_only, max_bytes, max_items):
         ci = comp_index(vid)
         n_evse = dm.evses if ci == C_EVSE or ci == C_CONNECTOR else 1
         for e in range(1, n_evse + 1):
+            if len(batch) >= max_items:   # full: sent before the next item is built (one less
+                yield batch, True         # item in RAM at the peak); another item follows: tbc
+                batch = []
+                used = 2
             it = item(dm, vid, e)
             n = len(_compact(it).encode()) + 1
-            if batch and (used + n > budget or len(batch) >= max_items):
+            if batch and used + n > budget:
                 yield batch, True
                 batch = []
                 used = 2
