@@ -99,6 +99,8 @@ MODULE_BLOCK = {
     "lite_stack/blocks/authorization.py": "authorization",
     "lite_stack/blocks/transactions.py": "transactions",
     "lite_stack/txqueue.py": "transactions",
+    "lite_stack/txrecover.py": "transactions",
+    "lite_stack/blocks/txstatus.py": "transactions",
     "lite_stack/blocks/remote.py": "remote",
     "lite_stack/blocks/availability.py": "availability",
     "lite_stack/blocks/metering.py": "meter",
