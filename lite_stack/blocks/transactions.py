@@ -282,9 +282,13 @@ class Transactions:
         ctx = self.ctx
         q = ctx.queue
         attempts = 0
+        msg = r = info = handle = None
         while True:
             h = q.head() if ctx.online() else None
             if h is None:
+                # nothing to send: drop the last message and answer before the long wait (a
+                # suspended frame keeps what its locals hold)
+                msg = r = info = handle = None
                 self._kick.clear()
                 await ctx.clock.wait(self._kick, 5)
                 continue
