@@ -97,6 +97,7 @@ MODULE_BLOCK = {
     "lite_stack/blocks/variables.py": "variables",
     "lite_stack/blocks/report.py": "report",
     "lite_stack/blocks/authorization.py": "authorization",
+    "lite_stack/blocks/clearcache.py": "authorization",
     "lite_stack/blocks/transactions.py": "transactions",
     "lite_stack/txqueue.py": "transactions",
     "lite_stack/txrecover.py": "transactions",
