@@ -6,8 +6,8 @@ resident on the board).
 Store records read: ``meter`` (list of Wh, one per EVSE, written before each Ended is queued) and
 ``tx<evse>`` (dict id, seq, token, group, wh[, ended]: ``Transactions.persist``).
 """
-from lite_stack import meter
-from lite_stack.txqueue import ENDED
+from lite_stack.meter import ENERGY
+from lite_stack.txqueue import ENDED, NAME
 
 
 def restore_register(e, wh):
@@ -17,6 +17,31 @@ def restore_register(e, wh):
     m = e.hal.meter
     if isinstance(wh, int) and hasattr(m, "set_energy_wh") and m.energy_wh() < wh:
         m.set_energy_wh(wh)
+
+
+def newest(q, tx_id):
+    """The newest entry ``[counter, tx_id, type_code, seqNo]`` of transaction ``tx_id`` in the
+    TxQueue ``q`` (its summaries in RAM), or None."""
+    r = None
+    for k in q._keys:
+        if k[1] == tx_id:
+            r = k
+    return r
+
+
+def register_in(msg):
+    """The highest Energy.Active.Import.Register value (int Wh) in a TransactionEvent payload,
+    or None."""
+    best = None
+    if not isinstance(msg, dict):
+        return None
+    for mv in msg.get("meterValue") or ():
+        for sv in mv.get("sampledValue") or ():
+            v = sv.get("value")
+            if sv.get("measurand", ENERGY) == ENERGY and isinstance(v, int) \
+                    and (best is None or v > best):
+                best = v
+    return best
 
 
 def recover(b, Tx):
@@ -50,16 +75,16 @@ def _recover_one(b, Tx, e, saved):
     ctx = b.ctx
     q = ctx.queue
     restore_register(e, saved.get("wh"))
-    last = q.last(saved["id"])
+    last = newest(q, saved["id"])
     seq = saved["seq"]
     if last is not None:
         # the newest queued event may be newer than the persisted state (a cut between
         # queuing it and persisting the transaction): its register reading is the floor
-        restore_register(e, meter.register_in(q.last_msg(saved["id"])))
-        if last[0] == ENDED:
+        restore_register(e, register_in(q.store.load(NAME % last[0])))
+        if last[2] == ENDED:
             return
-        if last[1] + 1 > seq:
-            seq = last[1] + 1
+        if last[3] + 1 > seq:
+            seq = last[3] + 1
     if seq == 0:
         return
     tx = Tx(saved["id"], saved.get("token"), saved.get("group"), None, ctx.clock.ms(),
