@@ -64,21 +64,6 @@ def sample(ctx, evse, vid, context):
     return {"timestamp": ctx.iso_now(), "sampledValue": svs}
 
 
-def register_in(msg):
-    """The highest Energy.Active.Import.Register value (int Wh) in a TransactionEvent payload,
-    or None."""
-    best = None
-    if not isinstance(msg, dict):
-        return None
-    for mv in msg.get("meterValue") or ():
-        for sv in mv.get("sampledValue") or ():
-            v = sv.get("value")
-            if sv.get("measurand", ENERGY) == ENERGY and isinstance(v, int) \
-                    and (best is None or v > best):
-                best = v
-    return best
-
-
 class TxEndedBuffer:
     """Samples collected during a transaction for its Ended event (AlignedDataCtrlr.TxEnded*,
     J01; SampledDataCtrlr.TxEnded*, J02).

@@ -15,7 +15,9 @@ Bound and behaviour when full (``limit`` entries, board ``TX_QUEUE``):
   oldest entry is evicted. Started/Ended events are never evicted while an Updated one is queued.
 
 In RAM the queue keeps only the counters of its entries and a small summary per entry
-(transaction id, eventType code, seqNo), about 40 B per entry; payloads stay in flash.
+(transaction id, eventType code, seqNo), about 40 B per entry; payloads stay in flash. The newest
+entry of a transaction (read only by the power-cut recovery after a reboot) is found by
+``lite_stack.txrecover.newest``, which is not resident.
 """
 from lite_stack.context import same_token
 
@@ -23,6 +25,7 @@ STARTED = 0
 UPDATED = 1
 ENDED = 2
 _TYPES = ("Started", "Updated", "Ended")
+NAME = "txq.%08d"   # store record of the queue entry with that counter
 
 
 class TxQueue:
@@ -31,7 +34,7 @@ class TxQueue:
         self.limit = limit
         self.reserve = reserve
         self.dropped = 0  # Updated events evicted or refused since start
-        self._keys = []   # list of [counter, tx_id, type_code, seq_no]
+        self._keys = []   # list of [counter, tx_id, type_code, seq_no] (read by txrecover.newest)
         self._next = 0
         for name in store.names("txq."):
             msg = store.load(name)
@@ -66,7 +69,7 @@ class TxQueue:
             self.dropped += 1
         n = self._next
         self._next += 1
-        self.store.save("txq.%08d" % n, msg)
+        self.store.save(NAME % n, msg)
         self._keys.append([n, msg["transactionInfo"]["transactionId"], code, msg["seqNo"]])
         return True
 
@@ -74,7 +77,7 @@ class TxQueue:
         """(handle, payload) of the oldest entry, or None."""
         while self._keys:
             k = self._keys[0]
-            msg = self.store.load("txq.%08d" % k[0])
+            msg = self.store.load(NAME % k[0])
             if msg is not None:
                 return k, msg
             self._keys.pop(0)  # unreadable entry (store.corrupt lists it)
@@ -87,7 +90,7 @@ class TxQueue:
 
     def _remove(self, k):
         self._keys.remove(k)
-        self.store.remove("txq.%08d" % k[0])
+        self.store.remove(NAME % k[0])
 
     def has(self, tx_id=None):
         """True if a message (of ``tx_id``, or of any transaction) is queued (E14 messagesInQueue)."""
@@ -95,22 +98,6 @@ class TxQueue:
             if tx_id is None or k[1] == tx_id:
                 return True
         return False
-
-    def last(self, tx_id):
-        """(type_code, seqNo) of the newest queued message of ``tx_id``, or None."""
-        r = None
-        for k in self._keys:
-            if k[1] == tx_id:
-                r = (k[2], k[3])
-        return r
-
-    def last_msg(self, tx_id):
-        """The payload of the newest queued message of ``tx_id`` (read from flash), or None."""
-        r = None
-        for k in self._keys:
-            if k[1] == tx_id:
-                r = k
-        return self.store.load("txq.%08d" % r[0]) if r else None
 
     def has_type(self, tx_id, code):
         for k in self._keys:
@@ -126,7 +113,7 @@ class TxQueue:
         for k in self._keys:
             if k[1] in out:
                 continue
-            msg = self.store.load("txq.%08d" % k[0])
+            msg = self.store.load(NAME % k[0])
             if msg and same_token(msg.get("idToken"), tok):
                 out.append(k[1])
         return out

@@ -45,7 +45,7 @@ def _stack_modules():
 
 LAYERS = (("hal",), ("device_model",), ("lite_stack.core", "lite_stack.clock"),
           ("lite_stack.context", "lite_stack.evse", "lite_stack.meter", "lite_stack.txqueue",
-           "lite_stack.seclog", "lite_stack.diaglog"),
+           "lite_stack.seclog", "lite_stack.diaglog", "lite_stack.txrecover"),
           ("lite_stack.blocks",))
 
 

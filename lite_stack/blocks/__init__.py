@@ -7,8 +7,8 @@ its event reactions (``on_event``), its per-EVSE poll step (``poll``) and its st
 
   A security       SecurityEventNotification (A04)                         blocks/security.py
   B provisioning   B01-B04 registration, B11/B12 Reset                     blocks/provisioning.py
-  C authorization  C01 Authorize, C15 offline, ClearCache (C11)            blocks/authorization.py
-  E transactions   E01-E10, E14 and the TransactionEvent sender E11-E13    blocks/transactions.py
+  C authorization  C01 Authorize, C15 offline                              blocks/authorization.py
+  E transactions   E01-E10 and the TransactionEvent sender E11-E13         blocks/transactions.py
   G availability   G01 status, G02 heartbeat, G03/G04 ChangeAvailability   blocks/availability.py
   J metering       J01 clock-aligned meter values                          blocks/metering.py
   L fw status      L01 boot reason FirmwareUpdate, resume after a reboot,
@@ -37,6 +37,8 @@ the job never starts (task set full, answer cancelled), and a job calls ``done()
                    trigger and the diagnostics log are resident:
                    lite_stack.diaglog)                                     blocks/diagnostics.py
   L firmware       UpdateFirmware (L01 secure firmware update)             blocks/firmware.py
+  E14 tx status    GetTransactionStatus (E14)                              blocks/txstatus.py
+  C11 clear cache  ClearCache: Rejected, no cache (C11.FR.04)              blocks/clearcache.py
 
 An on-demand block may also be started without a request: ``Router.demand(name)`` (``ctx.demand``)
 calls its ``resume(ctx, done)`` (``fwstatus`` resumes a firmware update after a reboot).
@@ -66,6 +68,8 @@ ON_DEMAND = (   # action, module name, ...: flat pairs, a constant tuple (ROM wh
     "CustomerInformation", "customerinfo",
     "UpdateFirmware", "firmware",
     "GetLog", "diagnostics",
+    "GetTransactionStatus", "txstatus",
+    "ClearCache", "clearcache",
 )
 
 _PKG = "lite_stack.blocks"

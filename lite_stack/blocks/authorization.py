@@ -3,12 +3,11 @@
 A presented IdToken (event ``token``):
 1. E07/C09 local stop: the IdToken of a running transaction, or one whose groupIdToken equals the
    transaction's (after authorization), ends it (event ``stop``: StopAuthorized / Local).
-2. Otherwise it is looked up through the chain ``self.lookups`` (async callables
-   ``(idToken dict) -> idTokenInfo dict or None``, first non-None answer wins; today: the CSMS
-   Authorize when online (C01), then the offline rule C15: with
-   AuthCtrlr.OfflineTxForUnknownIdEnabled an unknown IdToken is Accepted offline and judged by
-   the CSMS when the queued Started arrives (E05); without it nothing starts (C15.FR.02)). A
-   local list (D), an authorization cache (C10) or reservations (H) plug in here.
+2. Otherwise it is looked up (``lookup``: ``(idToken dict) -> idTokenInfo dict or None``, first
+   non-None answer wins; today: the CSMS Authorize when online (C01), then the offline rule C15:
+   with AuthCtrlr.OfflineTxForUnknownIdEnabled an unknown IdToken is Accepted offline and judged
+   by the CSMS when the queued Started arrives (E05); without it nothing starts (C15.FR.02)). A
+   local list (D), an authorization cache (C10) or reservations (H) plug in there.
 3. Accepted: the authorization is held on an EVSE (``Evse.auth``), a plugged-in one first, for
    the next power-path close (the transactions block starts the transaction). The EVSE is chosen
    after the lookup, in one step with no await, among EVSEs holding no authorization, so two
@@ -22,7 +21,7 @@ of AuthorizeRemoteStart is under way is not overwritten (the remote start is the
 EVConnectionTimeOut: an authorization with no cable within the timeout is cleared (E03.FR.05).
 Event ``customer_clear`` (N10 Clear Customer Information, from the customerinfo block): an
 authorization held for that IdToken (no transaction yet) is dropped.
-ClearCache: Rejected, there is no cache (C11.FR.04).
+ClearCache: Rejected, there is no cache (C11.FR.04): the on-demand block blocks/clearcache.py.
 Logs name an idToken only by its hash (``diaglog.token_ref``): the log goes to the diagnostics
 log in flash (N01), which holds no personal data.
 """
@@ -32,15 +31,11 @@ from lite_stack.diaglog import token_ref
 
 
 class Authorization:
-    HANDLERS = ("ClearCache", "clear_cache")
+    HANDLERS = ()   # ClearCache (C11): the on-demand block blocks/clearcache.py
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.lookups = [self._csms, self._offline]
         self._busy = []   # IdTokens whose lookup is under way (at most one per token)
-
-    def clear_cache(self, p):
-        return {"status": "Rejected"}
 
     def on_event(self, kind, evse, data):
         if kind == "token":
@@ -70,11 +65,12 @@ class Authorization:
 
     # ---- lookup chain -----------------------------------------------------------------------------
     async def lookup(self, tok):
-        for fn in self.lookups:
-            info = await fn(tok)
-            if info is not None:
-                return info
-        return None
+        """The idTokenInfo of ``tok``: the CSMS's (C01) while online, else Accepted when
+        OfflineTxForUnknownIdEnabled (C15), else None."""
+        info = await self._csms(tok)
+        if info is None and not self.ctx.online() and self.ctx.dm.get(ids.OFFLINE_TX_FOR_UNKNOWN_ID):
+            info = {"status": "Accepted"}  # C15
+        return info
 
     async def _csms(self, tok):
         """C01: AuthorizeRequest while online; the idTokenInfo, or None (offline, no answer)."""
@@ -82,11 +78,6 @@ class Authorization:
             return None
         r = await self.ctx.send("Authorize", {"idToken": tok})
         return r.get("idTokenInfo") if r else None
-
-    async def _offline(self, tok):
-        if not self.ctx.online() and self.ctx.dm.get(ids.OFFLINE_TX_FOR_UNKNOWN_ID):
-            return {"status": "Accepted"}  # C15
-        return None
 
     # ---- presented IdToken ------------------------------------------------------------------------
     def _stop_by(self, tok, group):

@@ -18,7 +18,7 @@ Meter values: J02 TxUpdated samples every TxUpdatedInterval s, TxEnded samples b
 (``meter.TxEndedBuffer``) for the Ended event, J01 aligned samples as events from metering.
 
 Persistence: the transaction (record ``tx<evse>``) is written before its Started is queued, so a
-power cut never leaves a Started without its Ended (``_recover``: PowerLoss, or ImmediateReset
+power cut never leaves a Started without its Ended (``txrecover``: PowerLoss, or ImmediateReset
 after a Reset); the energy register (record ``meter``) is written before each Ended is queued and
 restored after a reboot, so it never runs backwards.
 
@@ -31,8 +31,9 @@ failed write takes the link down at once, ``Rpc.lost``) and sends the same messa
 from device_model import ids
 from lite_stack import meter
 from lite_stack.clock import iso, Kick
-from lite_stack.core import rpc as _rpc
-from lite_stack.txqueue import ENDED
+from lite_stack.core import release, rpc as _rpc
+
+RECOVER = "lite_stack.txrecover"   # power-cut recovery: imported at start, released after
 
 EV_READY_GRACE_MS = 3000   # EV slower than this to request energy after the offer: it came last
 
@@ -55,7 +56,7 @@ class Tx:
 
 
 class Transactions:
-    HANDLERS = ("GetTransactionStatus", "get_transaction_status")
+    HANDLERS = ()   # GetTransactionStatus (E14): the on-demand block blocks/txstatus.py
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -68,7 +69,11 @@ class Transactions:
         self._full = False         # the queue refused an Updated event (MemoryExhaustion told)
         self._n = 0
         ctx.triggers["TransactionEvent"] = self.trigger
-        self._recover()
+        from lite_stack import txrecover   # once at start, then released (RAM)
+        try:
+            txrecover.recover(self, Tx)
+        finally:
+            release(RECOVER)
 
     def tasks(self):
         return [self._sender()]
@@ -182,7 +187,7 @@ class Transactions:
         self.stops.pop(e.id, None)
         self.save_registers()  # before the Ended is queued: a power cut after it keeps the register
         self.event(e, "Ended", trigger, stopped_reason=reason, id_token=id_token,
-                   meter_values=self._ended_values(e),
+                   meter_values=self.ended_values(e),
                    charging_state="EVConnected" if e.plugged else "Idle")
         tid = e.tx.id
         e.last_tx_id = tid
@@ -190,7 +195,7 @@ class Transactions:
         self.persist(e)
         self.ctx.emit("tx_ended", e, tid)
 
-    def _ended_values(self, e):
+    def ended_values(self, e):
         """meterValue of the Ended event: the buffered TxEnded samples, then the Transaction.End
         sample of SampledDataCtrlr.TxEndedMeasurands (J02)."""
         mvs = e.tx.ended.meter_values(iso)
@@ -249,81 +254,13 @@ class Transactions:
         self.ctx.store.save(name, s)
 
     def save_registers(self):
-        """Persist every EVSE's energy register (Wh), read back by ``_recover`` after a reboot."""
+        """Persist every EVSE's energy register (Wh), read back by ``txrecover`` after a reboot."""
         try:
             self.ctx.store.save("meter", [e.hal.meter.energy_wh() for e in self.ctx.evses])
         except Exception as ex:
             self.ctx.log("meter register not saved: %s" % ex)
 
-    @staticmethod
-    def _restore_register(e, wh):
-        """A meter whose import register lives in RAM (S0, simulator) restarts at 0 after a
-        reboot: set it back to the last persisted value, so energy never runs backwards (J:
-        Energy.Active.Import.Register is a register, not an interval)."""
-        m = e.hal.meter
-        if isinstance(wh, int) and hasattr(m, "set_energy_wh") and m.energy_wh() < wh:
-            m.set_energy_wh(wh)
-
-    def _recover(self):
-        """E11/E12 after a power cut: end the transactions that were open in flash. First restore
-        the meter registers persisted at the last transaction end (``meter`` record)."""
-        ctx = self.ctx
-        regs = ctx.store.load("meter") or []
-        done = []
-        for e in ctx.evses:
-            if e.id - 1 < len(regs):
-                self._restore_register(e, regs[e.id - 1])
-            saved = ctx.store.load("tx%d" % e.id)
-            if saved:
-                try:
-                    self._recover_one(e, saved)
-                except Exception as ex:
-                    ctx.log("recover EVSE %d failed: %s" % (e.id, ex))
-                done.append("tx%d" % e.id)
-        if done:
-            self.save_registers()  # before the transactions go: a cut in between keeps both
-            for name in done:
-                ctx.store.remove(name)
-
-    def _recover_one(self, e, saved):
-        """End a transaction still open in flash with stoppedReason PowerLoss (ImmediateReset when
-        a Reset was under way), its seqNo continuing after the last queued message — unless its
-        Ended is already queued or its Started never was (then the CSMS is owed nothing)."""
-        q = self.ctx.queue
-        self._restore_register(e, saved.get("wh"))
-        last = q.last(saved["id"])
-        seq = saved["seq"]
-        if last is not None:
-            # the newest queued event may be newer than the persisted state (a cut between
-            # queuing it and persisting the transaction): its register reading is the floor
-            self._restore_register(e, meter.register_in(q.last_msg(saved["id"])))
-            if last[0] == ENDED:
-                return
-            if last[1] + 1 > seq:
-                seq = last[1] + 1
-        if seq == 0:
-            return
-        tx = Tx(saved["id"], saved.get("token"), saved.get("group"), None, self.ctx.clock.ms(),
-                self.ended_limit)
-        tx.seq = seq
-        if saved.get("ended"):
-            tx.ended.load(saved["ended"])
-        e.tx = tx
-        reason = "ImmediateReset" if self.ctx.boot_reason in ("RemoteReset", "ScheduledReset") \
-            else "PowerLoss"
-        self.event(e, "Ended", "AbnormalCondition", stopped_reason=reason,
-                   meter_values=self._ended_values(e), charging_state="Idle")
-        e.tx = None
-
-    # ---- CSMS requests ----------------------------------------------------------------------------------
-    def get_transaction_status(self, p):
-        """E14: messagesInQueue for the transaction (or any), ongoingIndicator when one is given."""
-        tid = p.get("transactionId")
-        r = {"messagesInQueue": self.ctx.queue.has(tid)}
-        if tid is not None:
-            r["ongoingIndicator"] = any(e.tx and e.tx.id == tid for e in self.ctx.evses)
-        return r
-
+    # ---- TriggerMessage (F06) ----------------------------------------------------------------------------
     def trigger(self, targets):
         """F06 TriggerMessage(TransactionEvent): an Updated event with triggerReason Trigger for
         each target EVSE with a transaction; Rejected when none has one."""
@@ -345,9 +282,13 @@ class Transactions:
         ctx = self.ctx
         q = ctx.queue
         attempts = 0
+        msg = r = info = handle = None
         while True:
             h = q.head() if ctx.online() else None
             if h is None:
+                # nothing to send: drop the last message and answer before the long wait (a
+                # suspended frame keeps what its locals hold)
+                msg = r = info = handle = None
                 self._kick.clear()
                 await ctx.clock.wait(self._kick, 5)
                 continue

@@ -1,5 +1,6 @@
 """lite_stack.txqueue: the persisted, bounded TransactionEvent queue (E11-E13)."""
 from lite_stack.txqueue import TxQueue, ENDED, UPDATED
+from lite_stack.txrecover import newest
 from tests.unit.util import MemStore
 
 
@@ -49,7 +50,9 @@ def test_E14_has_and_last_per_transaction():
     q.push(_te("B", 0, "Started"))
     q.push(_te("A", 1, "Ended"))
     assert q.has() and q.has("A") and q.has("B") and not q.has("C")
-    assert q.last("A") == (ENDED, 1)
+    k = newest(q, "A")
+    assert (k[2], k[3]) == (ENDED, 1)
+    assert newest(q, "C") is None
     assert q.has_type("A", ENDED) and not q.has_type("B", UPDATED)
 
 
