@@ -204,7 +204,8 @@ IMPORT_INIT = ("hal", "boards")
 def on_demand_modules(root=ROOT):
     """Dotted names of the modules the stack loads on demand and releases after use: the blocks of
     ``lite_stack.blocks.ON_DEMAND`` (action, block pairs) and what each releases with it (its
-    ``RELEASE``, e.g. device_model.report). Read from the source, so it works for any checkout."""
+    ``RELEASE``, e.g. device_model.report), and ``lite_stack.core.ON_USE`` (modules resident code
+    imports per use and releases). Read from the source, so it works for any checkout."""
     import ast
     path = os.path.join(root, "lite_stack", "blocks", "__init__.py")
     if not os.path.exists(path):
@@ -219,6 +220,13 @@ def on_demand_modules(root=ROOT):
             # action -> module dict, or flat (action, module, ...) pairs
             names.update(val.values() if isinstance(val, dict) else val[1::2])
     out = set()
+    core = os.path.join(root, "lite_stack", "core", "__init__.py")
+    if os.path.exists(core):   # modules resident code loads per use and releases (ON_USE)
+        with open(core) as f:
+            for node in ast.parse(f.read()).body:
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ON_USE"
+                                                        for t in node.targets):
+                    out.update(ast.literal_eval(node.value))
     for n in names:
         out.add("lite_stack.blocks." + n)
         src = os.path.join(root, "lite_stack", "blocks", n + ".py")

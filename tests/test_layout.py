@@ -89,6 +89,26 @@ def test_on_demand_blocks_are_imported_by_nobody():
         assert not hit, "%s imports the on-demand module(s) %s" % (path, sorted(hit))
 
 
+def test_on_use_modules_are_never_imported_at_module_level_and_are_released():
+    # lite_stack.core.ON_USE: loaded by resident code only while used, then released (the RAM
+    # bench leaves them out of the resident imports, so this must stay true)
+    import ast
+    from lite_stack.blocks import ON_DEMAND
+    from lite_stack.core import ON_USE
+    lazy = {"lite_stack/blocks/%s.py" % n for n in ON_DEMAND[1::2]}   # they release with RELEASE
+    srcs = {p: open(os.path.join(ROOT, p)).read() for p in _stack_modules() if p not in lazy}
+    for name in ON_USE:
+        assert os.path.exists(os.path.join(ROOT, name.replace(".", "/") + ".py")), name
+        for path, src in srcs.items():
+            for node in ast.parse(src).body:   # top level only
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) else []
+                assert name not in mods, "%s imports %s at module level" % (path, name)
+        short = name.rsplit(".", 1)[1]
+        assert any("release(" in s and (name in s or short.upper() in s) for s in srcs.values()), name
+    assert set(ON_USE) >= {"lite_stack.txrecover", "lite_stack.seclog", "lite_stack.core.certstore"}
+
+
 def test_every_on_demand_block_exists_with_handle():
     from lite_stack.blocks import ON_DEMAND
     for name in set(ON_DEMAND[1::2]):

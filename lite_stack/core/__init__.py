@@ -3,8 +3,14 @@ CALLERROR), ``validate`` + ``schemas`` (inbound payload checks), ``link`` (conne
 reconnect back-off, PING watchdog). Knows no functional block.
 
 ``release(*names)``: forget modules loaded for one use (on-demand blocks, the security helpers).
+``ON_USE``: the modules resident code imports only while it uses them and then releases (the
+on-demand blocks and what they release with them are listed in ``lite_stack.blocks``): tools such
+as the RAM bench leave them out of the resident imports.
 """
 import sys
+
+ON_USE = ("lite_stack.txrecover", "lite_stack.seclog", "lite_stack.core.certstore",
+          "lite_stack.core.netconf", "lite_stack.core.x509")
 
 
 def release(*names):
