@@ -8,6 +8,8 @@ What it does and does not do:
   profiles 1/2: user = Charging Station id, password = SecurityCtrlr.BasicAuthPassword). The 101 answer
   must carry ``Upgrade: websocket``, ``Connection: Upgrade``, the right ``Sec-WebSocket-Accept``, no
   ``Sec-WebSocket-Extensions`` and exactly the requested subprotocol (Part 4 §3.1.2), else ``WsError``.
+  Its code is in ``core.wsopen``: ``connect`` imports it per attempt and releases it (and
+  ``core.net``) after, so it is not resident between reconnects (RAM).
 - Frames: client frames are masked with a fresh ``os.urandom`` key (§5.3); server frames must be
   unmasked. Text messages are reassembled from fragments (§5.4) with control frames interleaved.
   PING is answered with PONG (same payload), PONG is recorded, CLOSE is echoed (§5.5.1).
