@@ -219,6 +219,9 @@ class Link:
                 await conn.close()
             except Exception:
                 pass
+            # RAM: nothing of the lost connection (stream, tasks) stays alive in this long-lived
+            # frame through the back-off (its slots would hold them until the next connection)
+            conn = ping = reader = down = None
             if self._again:    # A01: reconnect at once with the new password
                 self._again = False
             else:              # Part 4 §5.3 (TC_B_57): the first attempt after a loss waits too

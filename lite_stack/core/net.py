@@ -1,20 +1,21 @@
 """Small helpers shared by the network clients of the stack (``core.ws`` WebSocket, ``core.http``
 HTTP/FTP): URL splitting, the HTTP Basic-auth header value, a bounded await on the one clock and
-the default TLS client context. Runs unchanged on MicroPython and CPython 3.10+.
+the default TLS client context. Runs unchanged on MicroPython and CPython 3.10+. Not resident:
+``core.ws`` imports it with the opening handshake (``core.wsopen``) and releases both after.
 
 - ``split_url(url)`` -> ``(scheme, user, password, host, port, path)`` (RFC 3986 §3; default ports
   of RFC 6455 §3, RFC 9110 §4.2, RFC 1738 §3.2).
 - ``basic(auth)``: ``(user, password)`` -> ``"Basic <base64>"`` (RFC 7617; OCPP 2.0.1 Part 2 A00).
-- ``await within(clock, aw, s)``: ``aw`` bounded by ``s`` seconds on ``clock.wait`` (the one
+- ``await within(clock, aw, s)`` (defined in ``core.ws``, resident): ``aw`` bounded by ``s`` seconds on ``clock.wait`` (the one
   clock; a ``VirtualClock`` needs ``real_io`` > 0 for real sockets), ``asyncio.wait_for`` when
   ``clock`` is None; raises ``asyncio.TimeoutError`` on expiry.
 - ``tls_default()``: a *verifying* client context (``CERT_REQUIRED``, host name checked through
   ``server_hostname``); on CPython it trusts the system roots, on MicroPython it has no root at all
   (so every handshake fails: pass a context from ``core.certstore.tls_context`` instead).
 """
-import asyncio
 from binascii import b2a_base64
-from lite_stack.clock import Kick
+
+from lite_stack.core.ws import within  # noqa: F401 (re-exported: resident with the WebSocket)
 
 SCHEMES = ("ws", "wss", "http", "https", "ftp")   # and their default ports (constant tuples: ROM)
 _PORTS = (80, 443, 80, 443, 21)
@@ -77,34 +78,6 @@ def split_url(url):
     if not host or not 0 < port < 65536:
         raise ValueError("host/port: " + url)
     return scheme, user, pw, host, port, path
-
-
-async def within(clock, aw, s):
-    """Await ``aw`` at most ``s`` seconds on ``clock`` (None: ``asyncio.wait_for``); raise
-    ``asyncio.TimeoutError`` on expiry (``aw`` is then cancelled)."""
-    if clock is None:
-        return await asyncio.wait_for(aw, s)
-    ev = Kick()
-    res = [None, None]
-
-    async def run():
-        try:
-            res[0] = await aw
-        except BaseException as e:  # noqa: B036 - handed back to the waiter below
-            res[1] = e
-        ev.set()
-    t = asyncio.create_task(run())
-    ok = False
-    try:
-        ok = await clock.wait(ev, s)
-    finally:
-        if not ok:
-            t.cancel()
-    if not ok:
-        raise asyncio.TimeoutError
-    if res[1] is not None:
-        raise res[1]
-    return res[0]
 
 
 def tls_default():

@@ -8,6 +8,8 @@ What it does and does not do:
   profiles 1/2: user = Charging Station id, password = SecurityCtrlr.BasicAuthPassword). The 101 answer
   must carry ``Upgrade: websocket``, ``Connection: Upgrade``, the right ``Sec-WebSocket-Accept``, no
   ``Sec-WebSocket-Extensions`` and exactly the requested subprotocol (Part 4 §3.1.2), else ``WsError``.
+  Its code is in ``core.wsopen``: ``connect`` imports it per attempt and releases it (and
+  ``core.net``) after, so it is not resident between reconnects (RAM).
 - Frames: client frames are masked with a fresh ``os.urandom`` key (§5.3); server frames must be
   unmasked. Text messages are reassembled from fragments (§5.4) with control frames interleaved.
   PING is answered with PONG (same payload), PONG is recorded, CLOSE is echoed (§5.5.1).
@@ -22,7 +24,7 @@ What it does and does not do:
   frames in between still handled), and ``recv()`` returns an ``Oversized`` for a text message
   (the RPC layer answers its CALL with FormatViolation, Part 4 §4.3); an oversized binary
   message is dropped like any binary one. Its UTF-8 is not checked (it is never decoded).
-- Memory bounds: the HTTP response head is read byte by byte up to ``_MAX_HEAD`` bytes (nothing of the
+- Memory bounds: the HTTP response head is read byte by byte up to ``core.wsopen.MAX_HEAD`` bytes (nothing of the
   first frame is consumed); one message is at most ``max_frame`` bytes, checked from the frame header
   before the payload is read (beyond it: ``HEAD_KEEP`` bytes plus one ``_SKIP_CHUNK`` read). ``send`` writes the frame in masked pieces of at most
   ``_TX_CHUNK`` bytes (on MicroPython an ASCII message is read from the str itself: no copy of it); ``recv`` one payload buffer (``readinto`` on MicroPython) plus the
@@ -33,10 +35,10 @@ What it does and does not do:
 import asyncio
 import os
 import struct
-from hashlib import sha1
 
+from lite_stack.clock import Kick
+from lite_stack.core import release
 from lite_stack.core.frames import HEAD_KEEP, Oversized, utf8  # noqa: F401 (re-exported)
-from lite_stack.core.net import b64 as _b64, basic, split_url, within as _within
 
 try:
     from micropython import const
@@ -44,8 +46,8 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-_MAX_HEAD = const(4096)  # bytes of HTTP response head accepted in the handshake
+WSOPEN = "lite_stack.core.wsopen"   # RAM: the opening handshake, imported per connection attempt
+NET = "lite_stack.core.net"         # and the URL/Basic-auth helpers it uses (both released after)
 _SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
 _TX_CHUNK = const(512)  # bytes per write of an outgoing frame (header included)
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
@@ -67,21 +69,55 @@ class WsError(Exception):
         self.status = status
 
 
+async def within(clock, aw, s):
+    """Await ``aw`` at most ``s`` seconds on ``clock`` (the one clock; a ``VirtualClock`` needs
+    ``real_io`` > 0 for real sockets; None: ``asyncio.wait_for``); raise ``asyncio.TimeoutError``
+    on expiry (``aw`` is then cancelled). Also ``core.net.within`` (the HTTP/FTP client)."""
+    if clock is None:
+        return await asyncio.wait_for(aw, s)
+    ev = Kick()
+    res = [None, None]
+
+    async def run():
+        try:
+            res[0] = await aw
+        except BaseException as e:  # noqa: B036 - handed back to the waiter below
+            res[1] = e
+        ev.set()
+    t = asyncio.create_task(run())
+    ok = False
+    try:
+        ok = await clock.wait(ev, s)
+    finally:
+        if not ok:
+            t.cancel()
+    if not ok:
+        raise asyncio.TimeoutError
+    if res[1] is not None:
+        raise res[1]
+    return res[0]
+
+
 def accept_key(key_b64):
     """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key`` (str -> str): base64(SHA-1(key + GUID)),
-    RFC 6455 §4.2.2 item 5.4."""
-    return _b64(sha1((key_b64 + _GUID).encode()).digest())
+    RFC 6455 §4.2.2 item 5.4 (``core.wsopen.accept_key``, loaded for the call and released)."""
+    return _hs("accept_key", key_b64)
 
 
 def parse_url(url):
     """``ws://host[:port][/path]`` or ``wss://...`` -> ``(secure, host, port, path)`` with
     secure bool, host str, port int (default 80 / 443), path str starting with "/" (a query after
     the path is kept). Raises ``ValueError`` for another scheme, user-info, an empty host or a bad
-    port (RFC 6455 §3; ``core.net.split_url``)."""
-    scheme, user, _, host, port, path = split_url(url)
-    if scheme not in ("ws", "wss") or user is not None:
-        raise ValueError(url)
-    return scheme == "wss", host, port, path
+    port (RFC 6455 §3; ``core.wsopen.parse_url``, loaded for the call and released)."""
+    return _hs("parse_url", url)
+
+
+def _hs(name, arg):
+    from lite_stack.core import wsopen
+    try:
+        return getattr(wsopen, name)(arg)
+    finally:
+        release(WSOPEN, NET)
 
 
 class WebSocket:
@@ -122,49 +158,12 @@ class WebSocket:
         headers: None or a dict of extra request headers. The ``Host`` header always carries the port.
         Raises ``WsError`` (``.status`` = HTTP status when not 101, else 0) for every failure,
         including TCP/TLS errors and the timeout (RFC 6455 §4.1, Part 4 §3.1.2)."""
-        secure, host, port, path = parse_url(url)
-        ws = cls(clock, max_frame)
+        from lite_stack.core import wsopen   # RAM: the handshake code is loaded per attempt
         try:
-            await _within(clock, ws._open(secure, host, port, path, subprotocol, auth,
-                                          (ssl or True) if secure else None, headers), timeout)
-        except BaseException as e:  # noqa: B036 - also shut the stream when cancelled
-            await ws._shut()
-            if isinstance(e, (WsError, MemoryError)) or not isinstance(e, Exception):
-                raise
-            raise WsError("timeout" if isinstance(e, asyncio.TimeoutError) else repr(e))
-        return ws
-
-    async def _open(self, secure, host, port, path, proto, auth, ssl, headers):
-        self._r, self._w = await asyncio.open_connection(host, port, ssl=ssl)
-        key = _b64(os.urandom(16))
-        req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
-               % (path, host, port, key, proto))
-        if auth:
-            req += "Authorization: %s\r\n" % basic(auth)
-        for k in headers or ():
-            req += "%s: %s\r\n" % (k, headers[k])
-        await self._tx((req + "\r\n").encode())
-        head = bytearray()
-        while not head.endswith(b"\r\n\r\n"):
-            if len(head) >= _MAX_HEAD:
-                raise WsError("head")
-            head += await self._rx(1)
-        lines = str(head, "utf-8").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        if status != 101:
-            raise WsError("HTTP %d" % status, status)
-        h = {}
-        for ln in lines:
-            i = ln.find(":")
-            if i > 0:
-                h[ln[:i].strip().lower()] = ln[i + 1:].strip()
-        if h.get("upgrade", "").lower() != "websocket" or "upgrade" not in h.get("connection", "").lower():
-            raise WsError("upgrade")
-        for k, v in (("sec-websocket-accept", accept_key(key)), ("sec-websocket-protocol", proto),
-                     ("sec-websocket-extensions", None)):  # RFC 6455 §4.1 items 4-6, Part 4 §3.1.2
-            if h.get(k) != v:
-                raise WsError(k)
+            return await wsopen.connect(cls, url, subprotocol, auth, ssl, max_frame, timeout, clock,
+                                        headers)
+        finally:
+            release(WSOPEN, NET)
 
     async def _rx(self, n):
         r = self._r
@@ -269,7 +268,7 @@ class WebSocket:
             self.closed = self._close_sent = True
             try:
                 self._w.close()  # CPython: wait_closed only waits (bounded: TLS close_notify to a dead
-                await _within(self._clock, self._w.wait_closed(), 1)  # peer); MicroPython: closes
+                await within(self._clock, self._w.wait_closed(), 1)  # peer); MicroPython: closes
             except Exception:  # also: no stream yet (self._w None)
                 pass
             self._done.set()
@@ -365,7 +364,7 @@ class WebSocket:
             except OSError:
                 pass
         try:
-            await _within(self._clock, self._done.wait() if self._reading else self._drain(),
+            await within(self._clock, self._done.wait() if self._reading else self._drain(),
                           _CLOSE_WAIT)
         except Exception:
             pass
