@@ -10,7 +10,8 @@ as the RAM bench leave them out of the resident imports.
 import sys
 
 ON_USE = ("lite_stack.txrecover", "lite_stack.seclog", "lite_stack.core.certstore",
-          "lite_stack.core.netconf", "lite_stack.core.x509")
+          "lite_stack.core.netconf", "lite_stack.core.x509", "lite_stack.core.wsopen",
+          "lite_stack.core.net")
 
 
 def release(*names):
