@@ -67,7 +67,7 @@ TABLE = (
     "0|MessageAttemptInterval|TransactionEvent|W|i|s|1|||60|\n"
     "0|UnlockOnEVSideDisconnect||R|b|||||@!FIXED_CABLE|\n"
     "0|ResetRetries||W|i||0|10||2|\n"
-    "1|ItemsPerMessage|GetReport|R|i||1|||4|\n"
+    "1|ItemsPerMessage|GetReport|R|i||1|||3|\n"
     "1|ItemsPerMessage|GetVariables|R|i||2|||16|\n"
     "1|ItemsPerMessage|SetVariables|R|i||2|||16|\n"
     "1|BytesPerMessage|GetReport|R|i|||||@MAX_FRAME=8192|\n"

@@ -155,34 +155,30 @@ class Rpc:
         if self._waiting >= self.max_queue:
             raise QueueFull(action)
         self._waiting += 1
-        try:
+        try:   # one coroutine frame per CALL in flight (RAM: a nested _call frame was ~0.1 kB)
             await self._lock.acquire()
             try:
-                return await self._call(action, payload, timeout)
+                if self.conn is None:
+                    raise NotConnected(action)
+                mid = self.new_id()
+                self._pending = (mid, action)
+                self._result = self._error = None
+                self._ev.clear()
+                text = dumps([CALL, mid, action, payload])
+                try:
+                    await self._send(text)
+                    text = None   # not held while the answer is awaited
+                    if not await self.clock.wait(self._ev, timeout):
+                        raise RpcTimeout(action)
+                finally:
+                    self._pending = None
+                if self._error is not None:
+                    raise self._error
+                return self._result
             finally:
                 self._lock.release()
         finally:
             self._waiting -= 1
-
-    async def _call(self, action, payload, timeout):
-        conn = self.conn
-        if conn is None:
-            raise NotConnected(action)
-        mid = self.new_id()
-        self._pending = (mid, action)
-        self._result = self._error = None
-        self._ev.clear()
-        text = dumps([CALL, mid, action, payload])
-        try:
-            await self._send(text)
-            text = None   # not held while the answer is awaited
-            if not await self.clock.wait(self._ev, timeout):
-                raise RpcTimeout(action)
-        finally:
-            self._pending = None
-        if self._error is not None:
-            raise self._error
-        return self._result
 
     async def _send(self, text):
         conn = self.conn
