@@ -332,21 +332,21 @@ class Rpc:
                 pass
             while after:  # as tasks: they may send CALLs, which need this receive loop running
                 fn, dropped = after.pop(0)
-                if self.spawn(self._run_after(fn)) is None and dropped:
+                if self.spawn(fn()) is None and dropped:   # spawn logs a failing job
                     dropped()
         finally:
             self._drop(after)   # cancelled before they could start
 
     def _spawn(self, coro):
-        # without a station (tests, tools): keep a reference until the task ends
+        # without a station (tests, tools): keep a reference until the task ends, report a failure
         self._tasks = [t for t in self._tasks if not t.done()]
-        t = asyncio.create_task(coro)
+        t = asyncio.create_task(self._guard(coro))
         self._tasks.append(t)
         return t
 
-    async def _run_after(self, fn):
+    async def _guard(self, coro):
         try:
-            await fn()
+            await coro
         except Exception as e:
             self._report(e)
 
