@@ -234,35 +234,6 @@ def test_J01_aligned_tx_ended_samples_in_ended_event_TC_J_03_CS():
     scenario(s)
 
 
-def test_J01_interval_and_tx_ended_interval_together_each_on_its_own_multiples():
-    # one task serves both intervals: a MeterValues waiting for its answer (silent CSMS, 30 s
-    # MessageTimeout) delays that EVSE's next aligned sample but never a TxEndedInterval sample
-    async def s(rig):
-        await rig.boot()
-        await _set(rig, "AlignedDataCtrlr", "Interval", "60")
-        await _set(rig, "AlignedDataCtrlr", "TxEndedInterval", "45")
-        await _set(rig, "AlignedDataCtrlr", "TxEndedMeasurands", "Energy.Active.Import.Register")
-        await _set(rig, "SampledDataCtrlr", "TxUpdatedInterval", "0")
-        rig.csms.responses["MeterValues"] = "silent"
-        rig.evse(2).pilot.plug_in()
-        rig.hal[1].swipe("AB12CD34")
-        await rig.settle(190)   # TxEnded 00:45, 01:30, 02:15, 03:00; Interval 01:00, 02:00, 03:00
-        del rig.csms.responses["MeterValues"]
-        rig.evse(2).pilot.plug_out()
-        await rig.settle(40)    # the CALL of 03:00 times out first (one CALL at a time)
-        end = rig.te()[-1]
-        assert end["eventType"] == "Ended"
-        clock = [parse_iso(mv["timestamp"]) % 3600 for mv in end["meterValue"]
-                 if mv["sampledValue"][0]["context"] == "Sample.Clock"]
-        assert clock == [45, 90, 135, 180], clock
-        mv = [parse_iso(m["meterValue"][0]["timestamp"]) % 3600 for m in rig.csms.of("MeterValues")
-              if m["evseId"] == 1]
-        assert mv == [60, 120, 180], mv
-        upd = [t for t in rig.te() if t["triggerReason"] == "MeterValueClock"]
-        assert upd and all(parse_iso(t["meterValue"][0]["timestamp"]) % 30 == 0 for t in upd)
-    scenario(s, evses=2)
-
-
 def test_J02_tx_ended_buffer_is_bounded_and_spans_the_whole_transaction():
     b = meter.TxEndedBuffer(4)
     for i in range(100):
