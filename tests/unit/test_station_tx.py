@@ -234,6 +234,35 @@ def test_J01_aligned_tx_ended_samples_in_ended_event_TC_J_03_CS():
     scenario(s)
 
 
+def test_J01_interval_and_tx_ended_interval_together_each_on_its_own_multiples():
+    # both intervals at once: a MeterValues waiting for its answer (silent CSMS, 30 s
+    # MessageTimeout) delays that EVSE's next aligned sample but never a TxEndedInterval sample
+    async def s(rig):
+        await rig.boot()
+        await _set(rig, "AlignedDataCtrlr", "Interval", "60")
+        await _set(rig, "AlignedDataCtrlr", "TxEndedInterval", "45")
+        await _set(rig, "AlignedDataCtrlr", "TxEndedMeasurands", "Energy.Active.Import.Register")
+        await _set(rig, "SampledDataCtrlr", "TxUpdatedInterval", "0")
+        rig.csms.responses["MeterValues"] = "silent"
+        rig.evse(2).pilot.plug_in()
+        rig.hal[1].swipe("AB12CD34")
+        await rig.settle(190)   # TxEnded 00:45, 01:30, 02:15, 03:00; Interval 01:00, 02:00, 03:00
+        del rig.csms.responses["MeterValues"]
+        rig.evse(2).pilot.plug_out()
+        await rig.settle(40)    # the CALL of 03:00 times out first (one CALL at a time)
+        end = rig.te()[-1]
+        assert end["eventType"] == "Ended"
+        clock = [parse_iso(mv["timestamp"]) % 3600 for mv in end["meterValue"]
+                 if mv["sampledValue"][0]["context"] == "Sample.Clock"]
+        assert clock == [45, 90, 135, 180], clock
+        mv = [parse_iso(m["meterValue"][0]["timestamp"]) % 3600 for m in rig.csms.of("MeterValues")
+              if m["evseId"] == 1]
+        assert mv == [60, 120, 180], mv
+        upd = [t for t in rig.te() if t["triggerReason"] == "MeterValueClock"]
+        assert upd and all(parse_iso(t["meterValue"][0]["timestamp"]) % 30 == 0 for t in upd)
+    scenario(s, evses=2)
+
+
 def test_J02_tx_ended_buffer_is_bounded_and_spans_the_whole_transaction():
     b = meter.TxEndedBuffer(4)
     for i in range(100):
@@ -566,3 +595,23 @@ def test_A04_memory_exhaustion_told_once_when_the_transaction_queue_is_full():
         ev = [p for p in rig.csms.of("SecurityEventNotification") if p["type"] == "MemoryExhaustion"]
         assert len(ev) == 1, ev
     scenario(s)
+
+
+def test_G02_FR_02_aligned_meter_values_stand_in_for_heartbeats():
+    # G02.FR.02: a Heartbeat is only needed after HeartbeatInterval without any other CALL; an
+    # aligned MeterValues falling due at the same time as a Heartbeat replaces it (3 h, HB 300 s,
+    # Interval 900 s: 12 MeterValues and 24 Heartbeats, not 36; a one-task metering rewrite sent
+    # the Heartbeat first and cost 0.8 MB a month in the typical data profile)
+    out = {}
+
+    async def s(rig):
+        await rig.boot()
+        await _set(rig, "OCPPCommCtrlr", "HeartbeatInterval", "300")
+        await _set(rig, "AlignedDataCtrlr", "Interval", "900")
+        n0 = len(rig.csms.of("Heartbeat"))
+        await rig.settle(3 * 3600)
+        out["hb"] = len(rig.csms.of("Heartbeat")) - n0
+        out["mv"] = len(rig.csms.of("MeterValues"))
+    scenario(s)
+    assert out["mv"] == 12
+    assert out["hb"] <= 25, out
