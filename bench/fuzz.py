@@ -292,7 +292,7 @@ class Fuzzer:
 
     def _station(self, board, clock, log):
         # a Station on a memory store: every record it persists is counted (invariant 5)
-        import lite_stack.station as stmod
+        import device_model.store as stmod   # Station.__init__ imports Store from here when called
         real = stmod.Store
         mem = self.store
         stmod.Store = lambda path: mem

@@ -49,7 +49,10 @@ except ImportError:  # CPython
 WSOPEN = "lite_stack.core.wsopen"   # RAM: the opening handshake, imported per connection attempt
 NET = "lite_stack.core.net"         # and the URL/Basic-auth helpers it uses (both released after)
 _SKIP_CHUNK = const(512)  # bytes per read when streaming past an oversized message
-_TX_CHUNK = const(512)  # bytes per write of an outgoing frame (header included)
+# bytes per write of an outgoing frame (header included): mbedTLS's output buffer, so that a TLS
+# record still carries up to 4 kB of a frame, as one write of the whole frame did (bench/data.py
+# models exactly that); a longer frame is never copied whole
+_TX_CHUNK = const(4096)
 _CLOSE_WAIT = const(2)  # s to wait for the peer's CLOSE after ours (RFC 6455 §7.1.1)
 _OP_CONT = const(0)
 _OP_TEXT = const(1)

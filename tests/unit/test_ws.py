@@ -382,10 +382,10 @@ def test_unicode_text_roundtrip():
 
 
 def test_long_message_sent_in_masked_pieces_arrives_whole_and_unchanged():
-    # ws writes a frame in pieces of at most 512 B (no copy of the whole message): the header and
+    # ws writes a frame in pieces of at most 4096 B (no copy of the whole message): the header and
     # the mask continue across pieces; ASCII and multi-byte UTF-8 texts of several pieces
-    texts = ["".join(chr(48 + (i * 7) % 75) for i in range(1500)),
-             "".join(("\u00e9", "a", "\u20ac", "\U0001F50C", "z")[i % 5] for i in range(900))]
+    texts = ["".join(chr(48 + (i * 7) % 75) for i in range(9000)),
+             "".join(("\u00e9", "a", "\u20ac", "\U0001F50C", "z")[i % 5] for i in range(4000))]
     got = []
 
     async def server(p):
