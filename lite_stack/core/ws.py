@@ -184,16 +184,13 @@ class WebSocket:
         self.bytes_in += n
         return b
 
-    async def _tx(self, data):
-        # Whole buffers under the lock: concurrent senders never interleave frames (and MicroPython's
-        # Stream.drain is not safe for two tasks at once).
-        await self._lock.acquire()
-        try:
-            self._w.write(data)
-            await self._w.drain()
-            self.bytes_out += len(data)
-        finally:
-            self._lock.release()
+    async def _put(self, data):
+        # One buffer out (write, drain, count). Frames call it under the lock, so concurrent senders
+        # never interleave frames (and MicroPython's Stream.drain is not safe for two tasks at
+        # once); the handshake (core.wsopen) calls it before any other task has the connection.
+        self._w.write(data)
+        await self._w.drain()
+        self.bytes_out += len(data)
 
     async def _frame(self, op, payload):
         # Masked frame (RFC 6455 §5.2, §5.3) written in pieces of at most _TX_CHUNK bytes, each a
@@ -224,9 +221,7 @@ class WebSocket:
                 f[at:] = payload[i:i + k]
                 for j in range(k):
                     f[at + j] ^= m[(i + j) & 3]
-                self._w.write(f)
-                await self._w.drain()
-                self.bytes_out += len(f)
+                await self._put(f)
                 i += k
                 if i >= n:
                     break

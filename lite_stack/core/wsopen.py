@@ -73,7 +73,7 @@ async def _open(ws, secure, host, port, path, proto, auth, ssl, headers):
         req += "Authorization: %s\r\n" % basic(auth)
     for k in headers or ():
         req += "%s: %s\r\n" % (k, headers[k])
-    await ws._tx((req + "\r\n").encode())
+    await ws._put((req + "\r\n").encode())
     head = bytearray()
     while not head.endswith(b"\r\n\r\n"):
         if len(head) >= MAX_HEAD:
