@@ -62,7 +62,7 @@ import asyncio
 
 from device_model import ids
 from lite_stack.clock import iso, Kick, parse_iso
-from lite_stack.core import rpc as _rpc
+from lite_stack.core import release, rpc as _rpc
 
 
 def same_token(a, b):
@@ -177,6 +177,20 @@ class Context:
         c = CertStore(self.store, getattr(self.board, "CERT_SLOTS", 4))
         c.keep_csms_root = self.keep_csms_root
         return c
+
+    def csms_tls(self):
+        """The verifying TLS client context that trusts the installed CSMSRootCertificates
+        (``core.certstore.tls_context``: certificate and host name checked), or None when none is
+        installed; ``core.certstore`` is released after (RAM). Used for wss:// (A00 security
+        profile 2, the link) and https:// file transfers (L01, N01)."""
+        try:
+            roots = self.certs.roots()
+            if not roots:
+                return None
+            from lite_stack.core.certstore import tls_context
+            return tls_context(roots)
+        finally:
+            release("lite_stack.core.certstore")
 
     @property
     def net(self):

@@ -42,7 +42,6 @@ to a file in fixed chunks; this module is about 2 kB of .mpy and reuses ``core.n
 import asyncio
 import os
 
-from lite_stack.core import release
 from lite_stack.core.net import basic, split_url, tls_default, within
 
 try:
@@ -298,19 +297,11 @@ def _size(path):
 def trust(src, url):
     """The TLS context for an https:// file transfer (L01 location, N01 remoteLocation): one
     trusting the installed CSMSRootCertificates when there are some, else None (``tls_default()``,
-    still verifying); None for other schemes. ``src``: None or an object whose ``certs`` reads
-    the installed ``core.certstore.CertStore`` (a block's ``Context``), read for https:// only;
-    ``core.certstore`` is released after (RAM: not resident)."""
+    still verifying); None for other schemes. ``src``: None or a block's ``Context``
+    (``Context.csms_tls``: the installed roots, read for https:// only)."""
     if src is None or not url.startswith("https:"):
         return None
-    try:
-        roots = src.certs.roots()
-        if not roots:
-            return None
-        from lite_stack.core.certstore import tls_context
-        return tls_context(roots)
-    finally:
-        release("lite_stack.core.certstore")
+    return src.csms_tls()
 
 
 async def upload(url, path, clock, timeout_s=60, tls=None, auth=None):

@@ -123,14 +123,9 @@ class Link:
         from lite_stack.core.ws import WebSocket
         ctx = None
         if url.startswith("wss://"):
-            try:
-                roots = self.ctx.certs.roots() if self.ctx is not None else []
-                if not roots:
-                    raise OSError("wss:// without an installed CSMSRootCertificate")
-                from lite_stack.core.certstore import tls_context
-                ctx = tls_context(roots)
-            finally:
-                release(CERTSTORE)
+            ctx = self.ctx.csms_tls() if self.ctx is not None else None
+            if ctx is None:
+                raise OSError("wss:// without an installed CSMSRootCertificate")
         elif self.sp >= 2:
             raise OSError("security profile %d needs wss://" % self.sp)
         return await WebSocket.connect(url, "ocpp2.0.1", self.auth(), ctx, self.max_frame,
